@@ -1,0 +1,1 @@
+"""Pure computation on frames and detections: detectors, tiling, tracker, geometry, rules, plates."""

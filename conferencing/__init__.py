@@ -1,0 +1,1 @@
+"""The WebRTC relay: rooms, participants, forwarding without re-encoding, cascade, signalling, join tokens."""
