@@ -1,0 +1,78 @@
+"""`ioc evidence verify FILE.zip`: check an exported evidence bundle with no database and no network."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import typer
+
+from ioc.common.evidence_verify import Report, key_fingerprint, load_public_key, verify_zip
+
+_FINGERPRINT_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _trusted(values: list[str]) -> list[str]:
+    """Each --expect-key value as a fingerprint: a fingerprint, a key (base64/PEM) or a key file."""
+    out: list[str] = []
+    for value in values:
+        if _FINGERPRINT_RE.match(value):
+            out.append(value)
+            continue
+        path = Path(value)
+        data = path.read_bytes() if len(value) < 4096 and path.is_file() else value.encode()
+        try:
+            out.append(key_fingerprint(load_public_key(data)))
+        except ValueError as exc:
+            raise typer.BadParameter(f"--expect-key {value!r}: {exc}") from exc
+    return out
+
+
+def _print_human(path: Path, report: Report) -> None:
+    m = report.manifest
+    typer.echo(f"{path}")
+    if m is not None:
+        plate = m.plate.text if m.plate and m.plate.text else "(unread)"
+        typer.echo(f"  event     {m.event_id}  {m.type}  {m.ts}")
+        typer.echo(f"  camera    {m.camera}  {m.camera_name or ''}  unit {m.unit}")
+        typer.echo(f"  plate     {plate}   calibration {m.calibration_id or '-'}")
+        typer.echo(f"  edge      {m.edge}  manifest #{m.manifest_seq}")
+    typer.echo(f"  manifest  sha256:{report.manifest_hash}")
+    typer.echo(f"  key       {report.key_fingerprint}")
+    typer.echo(f"  checked   {', '.join(report.checked) or '-'}")
+    if report.ok:
+        typer.secho("  OK: signature, chain link and every file verify", fg=typer.colors.GREEN)
+        return
+    typer.secho(f"  FAILED: {len(report.problems)} problem(s)", fg=typer.colors.RED, err=False)
+    for p in report.problems:
+        typer.echo(f"   - {p.code}: {p.message} {json.dumps(p.detail, ensure_ascii=False) if p.detail else ''}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `evidence` command group to the `ioc` app."""
+    group = typer.Typer(help="Evidence bundles: signatures, manifest chain, file hashes.", no_args_is_help=True)
+
+    @group.command("verify")
+    def verify(
+        files: list[Path] = typer.Argument(..., help="exported evidence ZIP file(s)", exists=True, dir_okay=False),
+        expect_key: list[str] = typer.Option(
+            [], "--expect-key",
+            help="trusted edge key: sha256:<fingerprint>, base64/PEM key, or a key file (repeatable). "
+                 "Without it the key inside the ZIP is trusted and only shown.",
+        ),
+        as_json: bool = typer.Option(False, "--json", help="print one JSON report per file"),
+    ) -> None:
+        """Verify signature, chain link and every file hash of evidence ZIPs, offline. Exit 1 if any fails."""
+        trusted = _trusted(expect_key) if expect_key else None
+        failed = 0
+        for path in files:
+            report = verify_zip(path, trusted_keys=trusted)
+            failed += not report.ok
+            if as_json:
+                typer.echo(json.dumps({"file": str(path), **report.to_dict()}, ensure_ascii=False))
+            else:
+                _print_human(path, report)
+        raise typer.Exit(1 if failed else 0)
+
+    app.add_typer(group, name="evidence")
