@@ -1,0 +1,1 @@
+"""Licence plates: find, read and validate Vietnamese plates in vehicle crops."""

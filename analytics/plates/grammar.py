@@ -1,0 +1,367 @@
+"""Vietnamese licence-plate grammar: formats, look-alike correction, province and series checks.
+
+Formats (the canonical text this project stores and shows)::
+
+    one-row car, 5 digits          51F-123.45      (since 2012)
+    one-row car, 4 digits          29A-1234        (older plates)
+    one-row car, special series    51LD-123.45     (LD, KT, NG, QT, NN, CV, DA, MK)
+    two-row car / truck            51C / 123.45  -> 51C-123.45
+    two-row motorbike              59-X1 / 123.45 -> 59-X1 123.45   (also 4 digits: 59-X1 1234)
+    two-row moped (<= 50 cc)       29-AA / 123.45 -> 29-AA 123.45
+
+Rules: the first two digits are a province code (`analytics.plates.provinces`);
+series letters never use I, J, O, Q or W (too close to 1, 0 and V); a two-letter
+car series must be one of the special series; the serial number is not all zeros.
+
+OCR output is corrected *by position*: where the format wants a digit the
+recogniser's best digit is taken (its own probabilities first, then a table of
+look-alikes O→0, I→1, B→8, D→0, S→5, Z→2, G→6 ...), and the other way round
+where it wants a letter. Every candidate is validated, so a wrong province code
+falls through to the next most likely reading instead of being reported.
+
+Example::
+
+    >>> parse_plate("59-X1 123.45").province.current
+    'Thành phố Hồ Chí Minh'
+    >>> merge_rows("59-X1", "123.45")
+    '59-X1 123.45'
+    >>> normalise("5lF-l23.4S")
+    '51F-123.45'
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from analytics.plates.exceptions import PlateFormatError
+from analytics.plates.provinces import Province, province_for
+
+Layout = Literal["one_row", "two_row"]
+Vehicle = Literal["car", "motorbike"]
+CharChoices = Sequence[tuple[str, float]]
+"""The recogniser's alternatives for one character, best first: ``[("8", 0.9), ("B", 0.08)]``."""
+
+DIGITS = "0123456789"
+UNUSED_LETTERS = "IJOQW"
+SERIES_LETTERS = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in UNUSED_LETTERS)
+
+SPECIAL_SERIES: dict[str, str] = {
+    "LD": "doanh nghiệp có vốn nước ngoài, xe thuê của nước ngoài (foreign-invested enterprises, leased foreign vehicles)",
+    "KT": "doanh nghiệp quân đội làm kinh tế (economic enterprises of the army)",
+    "NG": "xe của cơ quan đại diện ngoại giao (diplomatic missions)",
+    "QT": "xe của tổ chức quốc tế (international organisations)",
+    "NN": "xe của tổ chức, cá nhân nước ngoài (foreign organisations and residents)",
+    "CV": "xe của nhân viên hành chính kỹ thuật cơ quan ngoại giao (technical staff of missions)",
+    "DA": "xe của ban quản lý dự án nước ngoài (foreign-funded projects)",
+    "MK": "máy kéo (tractors)",
+}
+
+# Position-based look-alikes, used when the recogniser gives no probability to the wanted class.
+TO_DIGIT: dict[str, str] = {
+    "O": "0", "D": "0", "Q": "0", "U": "0", "C": "0",
+    "I": "1", "L": "1", "J": "1", "T": "1",
+    "Z": "2", "S": "5", "B": "8", "G": "6", "A": "4", "E": "8", "Y": "7",
+}
+TO_LETTER: dict[str, str] = {
+    "0": "D", "1": "T", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B", "3": "B",
+    # letters never used in a series, read where a series letter belongs
+    "O": "D", "Q": "D", "W": "V",
+}
+LOOKALIKE_PENALTY = 0.3
+"""A character taken from the look-alike table scores this fraction of the recogniser's probability."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """One plate format: the character classes per printed row and the canonical mask.
+
+    ``rows`` use ``D`` (digit), ``L`` (series letter) and ``S`` (letter of a special
+    two-letter series); ``mask`` writes the characters in order into ``#`` slots.
+    """
+
+    name: str
+    layout: Layout
+    vehicle: Vehicle
+    rows: tuple[str, ...]
+    mask: str
+    series_slice: slice
+
+    @property
+    def length(self) -> int:
+        return sum(len(r) for r in self.rows)
+
+    def format(self, chars: str) -> str:
+        it = iter(chars)
+        return "".join(next(it) if m == "#" else m for m in self.mask)
+
+
+TEMPLATES: tuple[Template, ...] = (
+    Template("car5", "one_row", "car", ("DDLDDDDD",), "###-###.##", slice(2, 3)),
+    Template("car4", "one_row", "car", ("DDLDDDD",), "###-####", slice(2, 3)),
+    Template("car_special5", "one_row", "car", ("DDSSDDDDD",), "####-###.##", slice(2, 4)),
+    Template("car_special4", "one_row", "car", ("DDSSDDDD",), "####-####", slice(2, 4)),
+    Template("car_two_row5", "two_row", "car", ("DDL", "DDDDD"), "###-###.##", slice(2, 3)),
+    Template("car_two_row4", "two_row", "car", ("DDL", "DDDD"), "###-####", slice(2, 3)),
+    Template("moto5", "two_row", "motorbike", ("DDLD", "DDDDD"), "##-## ###.##", slice(2, 4)),
+    Template("moto4", "two_row", "motorbike", ("DDLD", "DDDD"), "##-## ####", slice(2, 4)),
+    Template("moped5", "two_row", "motorbike", ("DDLL", "DDDDD"), "##-## ###.##", slice(2, 4)),
+    Template("moped4", "two_row", "motorbike", ("DDLL", "DDDD"), "##-## ####", slice(2, 4)),
+)
+_BY_NAME = {t.name: t for t in TEMPLATES}
+
+
+@dataclass(frozen=True)
+class PlateText:
+    """A valid plate, parsed.
+
+    Example::
+
+        >>> p = parse_plate("51LD-123.45")
+        >>> (p.text, p.series, p.number, p.province.code, p.template)
+        ('51LD-123.45', 'LD', '12345', '51', 'car_special5')
+    """
+
+    text: str
+    template: str
+    layout: Layout
+    vehicle: Vehicle
+    province: Province
+    series: str
+    number: str
+    special: str | None
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
+
+
+def _violation(template: Template, chars: str) -> str | None:
+    """Why ``chars`` (classes already right) is not a valid plate of ``template``; None when valid."""
+    if province_for(chars[:2]) is None:
+        return f"province code {chars[:2]} is not assigned"
+    series = chars[template.series_slice]
+    classes = "".join(template.rows)[template.series_slice]
+    for ch, cls in zip(series, classes):
+        if cls in "LS" and ch not in SERIES_LETTERS:
+            return f"series letter {ch} is not used on plates"
+        if cls == "D" and ch == "0":
+            return "series digit 0 is not used"
+    if "S" in classes and series not in SPECIAL_SERIES:
+        return f"two-letter car series {series} is not a special series"
+    if set(chars[template.series_slice.stop :]) == {"0"}:
+        return "serial number 0000 is not issued"
+    return None
+
+
+def _fits(template: Template, chars: str) -> bool:
+    classes = "".join(template.rows)
+    if len(chars) != len(classes):
+        return False
+    return all(ch in DIGITS if cls == "D" else ch.isalpha() for ch, cls in zip(chars, classes))
+
+
+def _build(template: Template, chars: str) -> PlateText:
+    province = province_for(chars[:2])
+    assert province is not None
+    series = chars[template.series_slice]
+    number = chars[template.series_slice.stop :]
+    return PlateText(
+        text=template.format(chars),
+        template=template.name,
+        layout=template.layout,
+        vehicle=template.vehicle,
+        province=province,
+        series=series,
+        number=number,
+        special=SPECIAL_SERIES.get(series),
+    )
+
+
+def _separators_match(template: Template, text: str) -> bool:
+    """Separators written in ``text`` (``-``, ``.``, space) must sit where the mask puts them."""
+    mask_seps = set()
+    pos = 0
+    for m in template.mask:
+        if m == "#":
+            pos += 1
+        else:
+            mask_seps.add(pos)
+    # two-row car plates are often written "51C 123.45" or "51C/123.45": a break after the top row is fine
+    mask_seps.add(len(template.rows[0]))
+    pos = 0
+    for ch in text.strip():
+        if ch.isalnum():
+            pos += 1
+        elif pos not in mask_seps:
+            return False
+    return True
+
+
+def parse_plate(text: str) -> PlateText:
+    """Parse a plate written with or without separators; raise `PlateFormatError` saying why not.
+
+    Look-alike characters are *not* corrected here (see `normalise`): ``"5lF-123.45"`` is refused.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise PlateFormatError("empty plate text")
+    chars = _clean(text)
+    if re.search(r"[^0-9A-Za-z\s.\-/]", text):
+        raise PlateFormatError(f"{text!r}: only letters, digits, '-', '.', '/' and spaces belong on a plate")
+    reasons = []
+    for template in TEMPLATES:
+        if not _fits(template, chars) or not _separators_match(template, text):
+            continue
+        why = _violation(template, chars)
+        if why is None:
+            return _build(template, chars)
+        reasons.append(why)
+    if reasons:
+        raise PlateFormatError(f"{text!r}: {reasons[0]}")
+    raise PlateFormatError(f"{text!r} matches no Vietnamese plate format (e.g. 51F-123.45, 59-X1 123.45)")
+
+
+def is_valid_plate(text: str) -> bool:
+    """True when `parse_plate` accepts ``text``."""
+    try:
+        parse_plate(text)
+    except PlateFormatError:
+        return False
+    return True
+
+
+def merge_rows(top: str, bottom: str) -> str:
+    """Join the two printed rows of a plate into its canonical text: ("59-X1", "123.45") -> "59-X1 123.45"."""
+    best = correct_rows([_certain(top), _certain(bottom)], lookalikes=False)
+    if not best:
+        raise PlateFormatError(f"rows {top!r} / {bottom!r} do not form a Vietnamese plate")
+    return best[0][0].text
+
+
+def _certain(row: str) -> list[list[tuple[str, float]]]:
+    return [[(c, 1.0)] for c in _clean(row)]
+
+
+def normalise(text: str) -> str:
+    """Fix look-alike characters by position and return the canonical plate; raise if impossible.
+
+    Rows may be separated by a newline or ``/``; a single string is also tried as a two-row plate.
+    """
+    rows = [r for r in re.split(r"[\n/|]+", text) if _clean(r)]
+    if not rows:
+        raise PlateFormatError("empty plate text")
+    best = correct_rows([_certain(r) for r in rows], top_k=10)
+    if not best:
+        raise PlateFormatError(f"{text!r} cannot be read as a Vietnamese plate, even fixing look-alikes")
+    # separators the writer put in ("51F-..." vs "51-F...") break ties between formats of equal length
+    ranked = sorted(best, key=lambda ps: -ps[1] * (1.0 if _separators_match(_BY_NAME[ps[0].template], text) else 0.1))
+    return ranked[0][0].text
+
+
+def _position_choices(choices: CharChoices, cls: str, lookalikes: bool) -> list[tuple[str, float]]:
+    """Alternatives of the wanted class at one position, best first (at most 3)."""
+    want_digit = cls == "D"
+    out: dict[str, float] = {}
+    for ch, p in choices:
+        ok = ch in DIGITS if want_digit else ch in SERIES_LETTERS
+        if ok and p > out.get(ch, 0.0):
+            out[ch] = p
+        elif lookalikes and not ok:
+            mapped = (TO_DIGIT if want_digit else TO_LETTER).get(ch)
+            if mapped is not None and p * LOOKALIKE_PENALTY > out.get(mapped, 0.0):
+                out[mapped] = p * LOOKALIKE_PENALTY
+    return sorted(out.items(), key=lambda kv: -kv[1])[:3]
+
+
+def _kbest(template: Template, flat: list[CharChoices], lookalikes: bool, k: int, prior: float) -> list[tuple[PlateText, float]]:
+    classes = "".join(template.rows)
+    options = [_position_choices(ch, cls, lookalikes) for ch, cls in zip(flat, classes)]
+    if any(not o for o in options):
+        return []
+    # lazy k-best over independent positions: pop the best combination, push its one-step successors
+    def score(idx: tuple[int, ...]) -> float:
+        s = prior
+        for o, i in zip(options, idx):
+            s *= o[i][1]
+        return s
+
+    start = (0,) * len(options)
+    heap = [(-score(start), start)]
+    seen = {start}
+    found: list[tuple[PlateText, float]] = []
+    pops = 0
+    while heap and len(found) < k and pops < 256:
+        neg, idx = heapq.heappop(heap)
+        pops += 1
+        chars = "".join(o[i][0] for o, i in zip(options, idx))
+        if _violation(template, chars) is None:
+            found.append((_build(template, chars), -neg))
+        for pos in range(len(idx)):
+            if idx[pos] + 1 < len(options[pos]):
+                nxt = idx[:pos] + (idx[pos] + 1,) + idx[pos + 1 :]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    heapq.heappush(heap, (-score(nxt), nxt))
+    return found
+
+
+def _with_one_deletion(row: list[CharChoices]) -> list[tuple[list[CharChoices], float]]:
+    """The row as read, and the row without each single character (a spurious read), with its penalty."""
+    out: list[tuple[list[CharChoices], float]] = [(row, 1.0)]
+    for i, ch in enumerate(row):
+        top = ch[0][1] if ch else 0.0
+        out.append((row[:i] + row[i + 1 :], max(1.0 - top, 0.0)))
+    return out
+
+
+def correct_rows(
+    rows: Sequence[Sequence[CharChoices]],
+    *,
+    top_k: int = 5,
+    lookalikes: bool = True,
+    allow_deletion: bool = False,
+) -> list[tuple[PlateText, float]]:
+    """Grammar-constrained correction: the ``top_k`` valid plates for the recognised rows, best first.
+
+    ``rows`` holds, per printed row, per character, the recogniser's alternatives.
+    The score of a plate is the product of its characters' probabilities (look-alike
+    substitutions and deleted characters are penalised), so it reads as a confidence.
+    One row is also tried as a two-row plate split at each template's row length.
+    """
+    rows = [list(r) for r in rows if len(r)]
+    if not rows or len(rows) > 2:
+        return []
+    results: dict[str, tuple[PlateText, float]] = {}
+    variants: list[tuple[list[list[CharChoices]], float]] = [(rows, 1.0)]
+    if allow_deletion:
+        variants = []
+        for i in range(len(rows)):
+            for smaller, penalty in _with_one_deletion(rows[i]):
+                variants.append(([*rows[:i], smaller, *rows[i + 1 :]], penalty))
+    for variant, prior in variants:
+        if prior <= 0.0:
+            continue
+        lengths = tuple(len(r) for r in variant)
+        flat = [c for r in variant for c in r]
+        for template in TEMPLATES:
+            shape = tuple(len(r) for r in template.rows)
+            if len(variant) == 1:
+                if len(flat) != template.length:
+                    continue
+            elif lengths != shape:
+                continue
+            for plate, s in _kbest(template, flat, lookalikes, top_k, prior):
+                if s > results.get(plate.text, (None, -1.0))[1]:
+                    results[plate.text] = (plate, s)
+    return sorted(results.values(), key=lambda ps: -ps[1])[:top_k]
+
+
+def template(name: str) -> Template:
+    """The template called ``name`` (see `TEMPLATES`)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError as exc:
+        raise PlateFormatError(f"unknown plate template {name!r}; known: {sorted(_BY_NAME)}") from exc
