@@ -1,0 +1,15 @@
+"""Detectors: YOLOX through ONNX Runtime, tiling for wide views, a motion detector and gate."""
+
+from analytics.detectors.base import Detector, DetectorConfig, build_detector, check_frame
+from analytics.detectors.config import MotionConfig, MotionGateConfig, TilingConfig, YoloxConfig
+
+__all__ = [
+    "Detector",
+    "DetectorConfig",
+    "MotionConfig",
+    "MotionGateConfig",
+    "TilingConfig",
+    "YoloxConfig",
+    "build_detector",
+    "check_frame",
+]

@@ -1,0 +1,91 @@
+"""Config models of the detectors; `DetectorConfig` is their discriminated union on ``type``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from analytics.classes import CLASS_IDS, ROAD_USERS
+from ioc.common import ConfigModel
+
+
+class MotionGateConfig(ConfigModel):
+    """Skip the model on frames where nothing moves (background subtraction)."""
+
+    enabled: bool = Field(False, description="run the model only when motion is seen")
+    min_area_fraction: float = Field(0.0005, ge=0.0, le=1.0, description="moving pixels / frame pixels that count as motion")
+    refresh_s: float = Field(2.0, gt=0.0, le=60.0, description="run the model at least this often even without motion")
+
+
+class TilingConfig(ConfigModel):
+    """Cut wide frames into overlapping tiles so small motorbikes reach the model at a usable size."""
+
+    enabled: bool = Field(False, description="detect on tiles as well as (or instead of) the full frame")
+    rows: int = Field(2, ge=1, le=8, description="tile rows")
+    cols: int = Field(3, ge=1, le=8, description="tile columns")
+    overlap: float = Field(0.2, ge=0.0, le=0.5, description="overlap between neighbouring tiles, fraction of a tile")
+    full_frame: bool = Field(True, description="also run one full-frame pass, for objects larger than a tile")
+    merge_iou: float = Field(0.5, gt=0.0, le=1.0, description="same-class boxes overlapping more (IoU) are one object")
+    merge_ios: float = Field(0.7, gt=0.0, le=1.0, description="same-class boxes whose smaller box lies this much inside the larger are one object (objects cut by a tile edge)")
+
+
+class YoloxConfig(ConfigModel):
+    """YOLOX ONNX model run by ONNX Runtime.
+
+    Example::
+
+        YoloxConfig(model=Path("models/yolox_nano.onnx"), confidence=0.3, tiling=TilingConfig(enabled=True))
+    """
+
+    type: Literal["yolox"] = "yolox"
+    model: Path = Field(Path("models/yolox_nano.onnx"), description="ONNX file (YOLOX, COCO 80 classes)")
+    input_size: tuple[int, int] | None = Field(None, description="(height, width) of the model input; None reads it from the model")
+    confidence: float = Field(0.3, ge=0.01, le=1.0, description="minimum objectness x class score kept")
+    nms_iou: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which same-class boxes are suppressed")
+    classes: list[str] = Field(list(ROAD_USERS), min_length=1, description="class names to keep (see analytics.classes)")
+    providers: list[str] = Field(
+        ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        min_length=1,
+        description="ONNX Runtime providers in order of preference; unavailable ones are skipped",
+    )
+    intra_op_threads: int = Field(1, ge=0, le=64, description="ONNX Runtime intra-op threads (0 = runtime default, all cores)")
+    tiling: TilingConfig = Field(default_factory=TilingConfig)
+    gate: MotionGateConfig = Field(default_factory=MotionGateConfig)
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in CLASS_IDS or c == "motion"]
+        if unknown:
+            raise ValueError(f"unknown classes {unknown}; known: {sorted(set(CLASS_IDS) - {'motion'})}")
+        return value
+
+    @field_validator("input_size")
+    @classmethod
+    def _stride_multiple(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and (value[0] % 32 or value[1] % 32 or min(value) < 64 or max(value) > 4096):
+            raise ValueError(f"input_size {value} must be multiples of 32 between 64 and 4096")
+        return value
+
+
+class MotionConfig(ConfigModel):
+    """Motion detector: moving blobs from background subtraction, class ``motion``.
+
+    The fallback when no model is installed: it finds that something moves, not what.
+
+    Example::
+
+        MotionConfig(min_area=400, history=300)
+    """
+
+    type: Literal["motion"] = "motion"
+    history: int = Field(300, ge=10, le=10000, description="frames the background model remembers")
+    var_threshold: float = Field(25.0, gt=0.0, le=1000.0, description="MOG2 variance threshold; higher = less sensitive")
+    min_area: int = Field(300, ge=1, le=10_000_000, description="smallest blob kept, in pixels of the processed frame")
+    max_width: int = Field(640, ge=64, le=4096, description="frames wider than this are downscaled first (speed)")
+    warmup_frames: int = Field(10, ge=0, le=1000, description="frames to learn the background before reporting")
+
+
+DetectorConfig = Annotated[YoloxConfig | MotionConfig, Field(discriminator="type")]

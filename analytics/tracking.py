@@ -1,0 +1,71 @@
+"""Multi-object tracking: ByteTrack from Roboflow's `trackers` library.
+
+Why `trackers`: supervision 0.26+ moved its `ByteTrack` out to this package, which
+is Roboflow's maintained, clean-room implementation (Apache-2.0, numpy + scipy only,
+no torch). It takes capture timestamps, so a camera that drops frames or runs at
+5 fps keeps the Kalman prediction and the lost-track budget in seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from analytics.detections import Detections
+from ioc.common import ConfigModel
+
+
+class ByteTrackConfig(ConfigModel):
+    """ByteTrack settings.
+
+    Example::
+
+        ByteTrackConfig(lost_s=1.5, activation_confidence=0.4)
+    """
+
+    type: Literal["bytetrack"] = "bytetrack"
+    lost_s: float = Field(1.5, gt=0.0, le=60.0, description="seconds a lost track is kept for re-association")
+    activation_confidence: float = Field(0.4, ge=0.0, le=1.0, description="a new track starts only from boxes this confident")
+    high_confidence: float = Field(0.5, ge=0.0, le=1.0, description="first-stage (high) vs second-stage (low) association split")
+    min_iou: float = Field(0.1, ge=0.0, le=1.0, description="IoU with the predicted box needed to associate")
+    min_consecutive: int = Field(2, ge=1, le=30, description="updates before a track gets an id (suppresses one-frame ghosts)")
+
+
+TrackerConfig = ByteTrackConfig
+
+
+class Tracker:
+    """Assigns stable ``tracker_id`` values to detections over time.
+
+    Example::
+
+        tracker = Tracker(ByteTrackConfig())
+        for ts, frame in frames:
+            tracks = tracker.update(detector.detect(frame), ts)   # tracker_id >= 0 once confirmed
+    """
+
+    def __init__(self, config: ByteTrackConfig | None = None) -> None:
+        from trackers import ByteTrackTracker
+
+        self.config = config or ByteTrackConfig()
+        self._impl = ByteTrackTracker(
+            lost_track_buffer=max(1, round(self.config.lost_s * 30)),  # the library counts 30 fps frames
+            frame_rate=30.0,
+            track_activation_threshold=self.config.activation_confidence,
+            minimum_consecutive_frames=self.config.min_consecutive,
+            minimum_iou_threshold=self.config.min_iou,
+            high_conf_det_threshold=self.config.high_confidence,
+        )
+
+    def update(self, detections: Detections, ts: float) -> Detections:
+        """All input boxes back, with ``tracker_id`` set (-1 for boxes not (yet) in a confirmed track)."""
+        if not np.isfinite(ts):
+            raise ValueError(f"timestamp must be finite, got {ts}")
+        result = self._impl.update(detections.to_supervision(), timestamp=float(ts))
+        return Detections.from_supervision(result)
+
+    def reset(self) -> None:
+        """Forget every track (new video, camera moved)."""
+        self._impl.reset()
