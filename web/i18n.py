@@ -1,0 +1,221 @@
+"""User-interface strings in Vietnamese (default) and English.
+
+The pages render their static text on the server with `t(key, lang)` and hand the
+same catalogue to their scripts as JSON (`catalog_json(lang)`), so one table feeds
+both. The language is picked from `?lang=` first, then the `ioc_lang` cookie, then
+Vietnamese; `pick_lang` does that and never fails on odd input.
+
+Example::
+
+    >>> t("wall.feed", "vi")
+    'Sự kiện trực tiếp'
+    >>> t("wall.feed", "en")
+    'Live events'
+    >>> pick_lang(query="en", cookie=None)
+    'en'
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final, Literal
+
+Lang = Literal["vi", "en"]
+LANGS: Final[tuple[Lang, ...]] = ("vi", "en")
+DEFAULT_LANG: Final[Lang] = "vi"
+COOKIE_NAME: Final[str] = "ioc_lang"
+
+# key -> (Vietnamese, English). Keys are dotted by page; `type.*` and `severity.*`
+# label event types and severities, `kpi.*` label well-known KPI series.
+_STRINGS: Final[dict[str, tuple[str, str]]] = {
+    # shared chrome
+    "app.name": ("Trung tâm Điều hành Thông minh", "Intelligent Operations Centre"),
+    "app.short": ("IOC", "IOC"),
+    "nav.wall": ("Màn hình tường", "Video wall"),
+    "nav.console": ("Bàn điều hành", "Operator console"),
+    "nav.logout": ("Đăng xuất", "Log out"),
+    "nav.lang": ("Ngôn ngữ", "Language"),
+    "role.admin": ("Quản trị", "Administrator"),
+    "role.operator": ("Điều hành viên", "Operator"),
+    "role.police": ("Cảnh sát giao thông", "Traffic police"),
+    "role.official": ("Cán bộ", "Official"),
+    "role.viewer": ("Người xem", "Viewer"),
+    "conn.live": ("Trực tuyến", "Live"),
+    "conn.connecting": ("Đang kết nối…", "Connecting…"),
+    "conn.offline": ("Mất kết nối — thử lại sau {s} giây", "Disconnected — retrying in {s} s"),
+    "conn.lagged": ("Đồng bộ lại dữ liệu…", "Resynchronising…"),
+    "common.loading": ("Đang tải…", "Loading…"),
+    "common.none": ("Không có dữ liệu", "No data"),
+    "common.error": ("Lỗi: {msg}", "Error: {msg}"),
+    "common.unavailable": ("Chưa có dữ liệu từ máy chủ", "Not available from the server"),
+    "common.sound_on": ("Bật âm thanh cảnh báo", "Enable alert sound"),
+    "common.sound_enabled": ("Âm thanh: bật", "Sound: on"),
+    # login
+    "login.title": ("Đăng nhập", "Sign in"),
+    "login.username": ("Tên đăng nhập", "Username"),
+    "login.password": ("Mật khẩu", "Password"),
+    "login.submit": ("Đăng nhập", "Sign in"),
+    "login.busy": ("Đang đăng nhập…", "Signing in…"),
+    "login.failed": ("Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password"),
+    "login.rate_limited": ("Quá nhiều lần thử, vui lòng đợi", "Too many attempts, please wait"),
+    "login.error": ("Không đăng nhập được ({status})", "Could not sign in ({status})"),
+    "login.subtitle": ("Hệ thống giám sát và điều hành tập trung", "Central monitoring and operations system"),
+    # wall
+    "wall.title": ("Màn hình {n}", "Display {n}"),
+    "wall.feed": ("Sự kiện trực tiếp", "Live events"),
+    "wall.counters": ("Sự kiện hôm nay", "Events today"),
+    "wall.total": ("Tổng", "Total"),
+    "wall.cameras": ("Camera", "Cameras"),
+    "wall.cameras_summary": ("{on}/{all} trực tuyến", "{on}/{all} online"),
+    "wall.kpi": ("Chỉ số điều hành", "Key indicators"),
+    "wall.violations": ("Vi phạm giao thông", "Traffic violations"),
+    "wall.meetings": ("Cuộc họp đang diễn ra", "Meetings in progress"),
+    "wall.no_events": ("Chưa có sự kiện", "No events yet"),
+    "wall.no_cameras": ("Chưa có camera", "No cameras"),
+    "wall.no_kpi": ("Chưa có chỉ số", "No indicators yet"),
+    "wall.no_meetings": ("Không có cuộc họp", "No meetings"),
+    "wall.acknowledged_by": ("Đã xử lý: {by}", "Acknowledged: {by}"),
+    # camera tiles
+    "camera.online": ("Trực tuyến", "Online"),
+    "camera.offline": ("Mất tín hiệu", "Offline"),
+    "camera.unknown": ("Chưa rõ", "Unknown"),
+    "camera.last_seen": ("Lần cuối: {when}", "Last seen: {when}"),
+    "camera.never": ("chưa từng", "never"),
+    "camera.fps": ("{fps} khung/giây", "{fps} fps"),
+    "camera.detector.yolox": ("AI: YOLOX", "AI: YOLOX"),
+    "camera.detector.motion": ("Chỉ phát hiện chuyển động", "Motion detection only"),
+    "violations.pending": ("Chờ xử lý", "Pending"),
+    "violations.confirmed": ("Đã xác nhận", "Confirmed"),
+    "violations.rejected": ("Đã bác bỏ", "Rejected"),
+    "violations.total": ("Tổng", "Total"),
+    # console
+    "console.title": ("Bàn điều hành", "Operator console"),
+    "console.search": ("Tìm kiếm sự kiện", "Search events"),
+    "console.type": ("Loại sự kiện (tiền tố)", "Event type (prefix)"),
+    "console.type_any": ("Tất cả", "All"),
+    "console.camera": ("Camera", "Camera"),
+    "console.unit": ("Đơn vị hành chính", "Administrative unit"),
+    "console.from": ("Từ", "From"),
+    "console.to": ("Đến", "To"),
+    "console.text": ("Biển số / nội dung", "Plate / text"),
+    "console.submit": ("Tìm", "Search"),
+    "console.reset": ("Xoá lọc", "Clear"),
+    "console.load_more": ("Tải thêm", "Load more"),
+    "console.no_more": ("Hết kết quả", "No more results"),
+    "console.results": ("{n} sự kiện", "{n} events"),
+    "console.col.time": ("Thời gian", "Time"),
+    "console.col.severity": ("Mức độ", "Severity"),
+    "console.col.type": ("Loại", "Type"),
+    "console.col.camera": ("Camera", "Camera"),
+    "console.col.unit": ("Đơn vị", "Unit"),
+    "console.col.details": ("Chi tiết", "Details"),
+    "console.col.status": ("Trạng thái", "Status"),
+    "console.ack": ("Xác nhận xử lý", "Acknowledge"),
+    "console.acked": ("Đã xử lý bởi {by}", "Acknowledged by {by}"),
+    "console.ack_failed": ("Không xác nhận được ({status})", "Could not acknowledge ({status})"),
+    "console.new_live": ("Sự kiện mới", "New event"),
+    "console.live_paused": ("Đang lọc: sự kiện mới chỉ hiện nếu khớp bộ lọc", "Filtered: new events appear only when they match"),
+    # severities
+    "severity.info": ("Thông tin", "Info"),
+    "severity.warning": ("Cảnh báo", "Warning"),
+    "severity.critical": ("Nghiêm trọng", "Critical"),
+    # event types (families first; unknown types fall back to the family, then the raw type)
+    "type.traffic": ("Giao thông", "Traffic"),
+    "type.security": ("An ninh", "Security"),
+    "type.count": ("Đếm lưu lượng", "Counting"),
+    "type.camera": ("Camera", "Camera"),
+    "type.system": ("Hệ thống", "System"),
+    "type.traffic.wrong_way": ("Đi ngược chiều", "Wrong-way driving"),
+    "type.traffic.red_light": ("Vượt đèn đỏ", "Red-light running"),
+    "type.traffic.speeding": ("Chạy quá tốc độ", "Speeding"),
+    "type.traffic.no_helmet": ("Không đội mũ bảo hiểm", "No helmet"),
+    "type.traffic.illegal_parking": ("Đỗ xe trái phép", "Illegal parking"),
+    "type.traffic.lane_violation": ("Đi sai làn", "Lane violation"),
+    "type.traffic.sidewalk": ("Đi trên vỉa hè", "Riding on the sidewalk"),
+    "type.traffic.congestion": ("Ùn tắc giao thông", "Congestion"),
+    "type.traffic.accident": ("Tai nạn giao thông", "Traffic accident"),
+    "type.security.intrusion": ("Xâm nhập khu vực cấm", "Intrusion"),
+    "type.security.loitering": ("Lảng vảng", "Loitering"),
+    "type.security.crowd": ("Tụ tập đông người", "Crowd gathering"),
+    "type.security.fire": ("Cháy", "Fire"),
+    "type.security.abandoned_object": ("Vật thể bị bỏ lại", "Abandoned object"),
+    "type.count.line_crossing": ("Lượt qua vạch", "Line crossings"),
+    "type.count.vehicles": ("Lưu lượng phương tiện", "Vehicle count"),
+    "type.count.people": ("Lưu lượng người", "People count"),
+    "type.camera.offline": ("Camera mất tín hiệu", "Camera offline"),
+    "type.camera.online": ("Camera có tín hiệu trở lại", "Camera back online"),
+    "type.camera.tampering": ("Camera bị che/xoay", "Camera tampering"),
+    "type.system.edge_offline": ("Máy biên mất kết nối", "Edge worker offline"),
+    # well-known KPI series (other series show their own name)
+    "kpi.admin_procedures_on_time": ("Hồ sơ TTHC đúng hạn", "Procedures on time"),
+    "kpi.online_public_services": ("Dịch vụ công trực tuyến", "Online public services"),
+    "kpi.citizen_feedback": ("Phản ánh của người dân", "Citizen feedback"),
+    "kpi.citizen_feedback_open": ("Phản ánh chưa xử lý", "Open citizen feedback"),
+    "kpi.updated": ("Cập nhật {when}", "Updated {when}"),
+    # page errors
+    "error.forbidden": ("Bạn không có quyền xem trang này", "You may not view this page"),
+}
+
+
+def _check_catalogue() -> None:
+    # A placeholder present in one language but not the other is a bug that would
+    # only show up at run time in that language; fail at import instead.
+    import string
+
+    fmt = string.Formatter()
+    for key, (vi, en) in _STRINGS.items():
+        names_vi = {name for _, name, _, _ in fmt.parse(vi) if name}
+        names_en = {name for _, name, _, _ in fmt.parse(en) if name}
+        if names_vi != names_en:
+            raise ValueError(f"i18n key {key!r}: placeholders differ between vi {names_vi} and en {names_en}")
+
+
+_check_catalogue()
+
+
+def keys() -> list[str]:
+    """Every catalogue key, sorted (for tests and tooling)."""
+    return sorted(_STRINGS)
+
+
+def normalize_lang(value: str | None) -> Lang | None:
+    """`"en"`, `"EN"`, `"en-US"` → `"en"`; anything unknown or empty → None."""
+    if not value:
+        return None
+    head = value.strip().lower().replace("_", "-").split("-", 1)[0]
+    for lang in LANGS:
+        if head == lang:
+            return lang
+    return None
+
+
+def pick_lang(query: str | None, cookie: str | None) -> Lang:
+    """The page language: `?lang=` wins, then the cookie, then Vietnamese."""
+    return normalize_lang(query) or normalize_lang(cookie) or DEFAULT_LANG
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **params: object) -> str:
+    """The text of `key` in `lang`, with `{name}` placeholders filled from `params`.
+
+    An unknown language falls back to Vietnamese. An unknown key raises KeyError,
+    because a page showing a raw key is a bug that tests should catch.
+    """
+    vi, en = _STRINGS[key]
+    text = en if normalize_lang(lang) == "en" else vi
+    return text.format(**params) if params else text
+
+
+def catalog(lang: str) -> dict[str, str]:
+    """All strings of one language, for the pages' scripts."""
+    index = 1 if normalize_lang(lang) == "en" else 0
+    return {key: pair[index] for key, pair in _STRINGS.items()}
+
+
+def catalog_json(lang: str) -> str:
+    """`catalog(lang)` as JSON that is safe inside a `<script type="application/json">`.
+
+    `<`, `>` and `&` become `\\u003c`-style escapes so no string can close the script
+    element or open a comment, whatever the catalogue holds.
+    """
+    text = json.dumps(catalog(lang), ensure_ascii=False, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -1,0 +1,246 @@
+/* IOC pages: shared helpers (translation, safe DOM building, time formatting,
+   API calls, clock, alert sound). Plain ES2020, no dependencies.
+
+   Safety rule for every page: data from the server or the user only ever reaches
+   the DOM through textContent / setAttribute on known attribute names (see el()),
+   never through innerHTML, so an event payload cannot inject markup. */
+"use strict";
+
+(function () {
+  const readJson = (id) => {
+    const node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent || "{}") : {};
+  };
+  const I18N = readJson("ioc-i18n");
+  const PAGE = readJson("ioc-page");
+  const TZ = PAGE.timezone || "Asia/Ho_Chi_Minh";
+  const LOCALE = PAGE.lang === "en" ? "en-GB" : "vi-VN";
+
+  /** Translate `key`, filling {name} placeholders from `params`; unknown keys show the key. */
+  function t(key, params) {
+    let text = Object.prototype.hasOwnProperty.call(I18N, key) ? I18N[key] : key;
+    if (params) {
+      text = text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
+    }
+    return text;
+  }
+  const has = (key) => Object.prototype.hasOwnProperty.call(I18N, key);
+
+  /** "traffic.wrong_way" → its label; unknown sub-types fall back to "Family · sub_type". */
+  function typeLabel(type) {
+    const code = String(type || "");
+    if (has("type." + code)) return t("type." + code);
+    const dot = code.indexOf(".");
+    const family = dot > 0 ? code.slice(0, dot) : code;
+    if (has("type." + family)) {
+      const rest = dot > 0 ? code.slice(dot + 1).replace(/[._]/g, " ") : "";
+      return rest ? t("type." + family) + " · " + rest : t("type." + family);
+    }
+    return code;
+  }
+  const severityLabel = (sev) => (has("severity." + sev) ? t("severity." + sev) : String(sev || ""));
+  const SEVERITIES = new Set(["info", "warning", "critical"]);
+  const severityOf = (sev) => (SEVERITIES.has(sev) ? sev : "info");
+
+  // Attributes el() may set. Anything else is refused, so no caller can set an
+  // event handler attribute or a javascript: URL from data by mistake.
+  const SAFE_ATTRS = new Set(["id", "title", "alt", "role", "type", "value", "name", "for", "href",
+    "src", "colspan", "aria-label", "aria-live", "hidden", "disabled", "loading", "decoding"]);
+
+  /** Build an element: el("li", {className: "ev", dataset: {id}, text: "..."}, child, "text", ...). */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === "className") node.className = value;
+      else if (key === "text") node.textContent = String(value);
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (SAFE_ATTRS.has(key)) {
+        if ((key === "href" || key === "src") && !/^(\/|https?:)/.test(String(value))) continue;
+        node.setAttribute(key, value === true ? "" : String(value));
+      } else throw new Error("el(): attribute not allowed: " + key);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+  const clear = (node) => { while (node.firstChild) node.removeChild(node.firstChild); };
+
+  const fmtCache = {};
+  function formatter(kind) {
+    if (!fmtCache[kind]) {
+      const options = {
+        time: { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false },
+        short: { hour: "2-digit", minute: "2-digit", hour12: false },
+        datetime: { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false },
+        date: { weekday: "long", year: "numeric", month: "2-digit", day: "2-digit" },
+        day: { day: "2-digit", month: "2-digit", year: "numeric" },
+        parts: { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false },
+      }[kind];
+      fmtCache[kind] = new Intl.DateTimeFormat(kind === "parts" ? "en-US" : LOCALE, { timeZone: TZ, ...options });
+    }
+    return fmtCache[kind];
+  }
+  const toDate = (value) => (value instanceof Date ? value : new Date(value));
+  const valid = (d) => !Number.isNaN(d.getTime());
+  const fmtTime = (v) => { const d = toDate(v); return valid(d) ? formatter("time").format(d) : ""; };
+  const fmtDateTime = (v) => { const d = toDate(v); return valid(d) ? formatter("datetime").format(d) : ""; };
+  const fmtDay = (v) => { const d = toDate(v); return valid(d) ? formatter("day").format(d) : ""; };
+
+  /** Offset (ms) of the centre's time zone from UTC at instant `date`. */
+  function zoneOffset(date) {
+    const p = {};
+    for (const part of formatter("parts").formatToParts(date)) p[part.type] = part.value;
+    const asUtc = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour % 24, +p.minute, +p.second);
+    return asUtc - Math.floor(date.getTime() / 1000) * 1000;
+  }
+  /** Midnight today in the centre's time zone, as a Date. */
+  function dayStart(now) {
+    const d = now || new Date();
+    const offset = zoneOffset(d);
+    const local = new Date(d.getTime() + offset);
+    return new Date(Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate()) - offset);
+  }
+  /** A datetime-local input value ("2026-11-24T08:30"), read in the centre's zone, as ISO UTC. */
+  function zonedInputToIso(value) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value || "");
+    if (!m) return null;
+    const guess = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    return new Date(guess - zoneOffset(new Date(guess))).toISOString();
+  }
+
+  const relFormat = new Intl.RelativeTimeFormat(LOCALE, { numeric: "auto", style: "short" });
+  /** "5 giây trước" / "5 sec. ago" for a past instant. */
+  function fmtAgo(value, now) {
+    const d = toDate(value);
+    if (!valid(d)) return "";
+    const sec = Math.round(((now || Date.now()) - d.getTime()) / 1000);
+    if (sec < 60) return relFormat.format(-Math.max(sec, 0), "second");
+    if (sec < 3600) return relFormat.format(-Math.round(sec / 60), "minute");
+    if (sec < 86400) return relFormat.format(-Math.round(sec / 3600), "hour");
+    return relFormat.format(-Math.round(sec / 86400), "day");
+  }
+  const fmtNumber = (n, digits) => new Intl.NumberFormat(LOCALE, { maximumFractionDigits: digits ?? 1 }).format(n);
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(typeof detail === "string" ? detail : JSON.stringify(detail));
+      this.status = status;
+      this.detail = detail;
+    }
+  }
+
+  function loginUrl() {
+    return "/login?next=" + encodeURIComponent(location.pathname + location.search);
+  }
+
+  /** Call the hub's JSON API with the session cookie; a 401 sends the browser to the login page. */
+  async function api(path, options) {
+    const opts = { credentials: "same-origin", headers: { Accept: "application/json" }, ...(options || {}) };
+    if (opts.json !== undefined) {
+      opts.body = JSON.stringify(opts.json);
+      opts.headers = { ...opts.headers, "Content-Type": "application/json" };
+      delete opts.json;
+    }
+    const response = await fetch(path, opts);
+    if (response.status === 401 && !(options && options.noRedirect)) {
+      location.assign(loginUrl());
+      throw new ApiError(401, "not logged in");
+    }
+    const text = await response.text();
+    let body = null;
+    try { body = text ? JSON.parse(text) : null; } catch (_) { body = text; }
+    if (!response.ok) throw new ApiError(response.status, body && body.detail !== undefined ? body.detail : body);
+    return body;
+  }
+
+  /** Build "path?a=1&b=2" leaving out empty values. */
+  function withQuery(path, params) {
+    const q = new URLSearchParams();
+    for (const [key, value] of Object.entries(params || {})) {
+      if (value === undefined || value === null || value === "") continue;
+      q.append(key, String(value));
+    }
+    const s = q.toString();
+    return s ? path + "?" + s : path;
+  }
+
+  /** Tick a clock in the centre's time zone into two elements. */
+  function startClock(timeEl, dateEl) {
+    const tick = () => {
+      const now = new Date();
+      if (timeEl) timeEl.textContent = fmtTime(now);
+      if (dateEl) dateEl.textContent = formatter("date").format(now);
+    };
+    tick();
+    return setInterval(tick, 1000);
+  }
+
+  /** Alert sounds made with WebAudio (no sound files). Browsers only allow sound after a
+      user gesture, so `unlock()` runs from a click; walls in kiosk mode can start Chromium
+      with --autoplay-policy=no-user-gesture-required and never need the click. */
+  class Beeper {
+    constructor() {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      this.ctx = Ctx ? new Ctx() : null;
+      this.lastAt = 0;
+    }
+    get ready() { return !!this.ctx && this.ctx.state === "running"; }
+    async unlock() { if (this.ctx && this.ctx.state !== "running") await this.ctx.resume(); return this.ready; }
+    /** Two-tone alarm, three times; at most one alarm every two seconds so a burst stays bearable. */
+    alarm() {
+      if (!this.ready) return false;
+      const now = this.ctx.currentTime;
+      if (now - this.lastAt < 2) return false;
+      this.lastAt = now;
+      for (let i = 0; i < 3; i++) {
+        this._tone(now + i * 0.36, 880, 0.16);
+        this._tone(now + i * 0.36 + 0.17, 660, 0.16);
+      }
+      return true;
+    }
+    _tone(at, freq, dur) {
+      const osc = this.ctx.createOscillator();
+      const gain = this.ctx.createGain();
+      osc.type = "square";
+      osc.frequency.setValueAtTime(freq, at);
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.25, at + 0.01);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + dur);
+      osc.connect(gain).connect(this.ctx.destination);
+      osc.start(at);
+      osc.stop(at + dur + 0.02);
+    }
+  }
+
+  // Payload keys worth a glance on the wall, in this order; others follow.
+  const PAYLOAD_ORDER = ["plate", "class", "speed_kmh", "speed", "count", "zone", "line", "direction", "lane", "track", "message"];
+  /** Up to `limit` [key, text] pairs from an event payload, plate first, values shortened. */
+  function payloadPairs(payload, limit) {
+    if (!payload || typeof payload !== "object") return [];
+    const keys = Object.keys(payload);
+    keys.sort((a, b) => {
+      const ia = PAYLOAD_ORDER.indexOf(a), ib = PAYLOAD_ORDER.indexOf(b);
+      return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+    });
+    const out = [];
+    for (const key of keys) {
+      let value = payload[key];
+      if (value === null || value === undefined || value === "") continue;
+      if (typeof value === "object") value = JSON.stringify(value);
+      value = String(value);
+      if (value.length > 60) value = value.slice(0, 57) + "…";
+      out.push([key, value]);
+      if (out.length >= (limit || 6)) break;
+    }
+    return out;
+  }
+
+  window.IOC = {
+    t, has, typeLabel, severityLabel, severityOf, el, clear, api, ApiError, withQuery, loginUrl,
+    fmtTime, fmtDateTime, fmtDay, fmtAgo, fmtNumber, dayStart, zonedInputToIso, startClock,
+    Beeper, payloadPairs, page: PAGE, lang: PAGE.lang || "vi",
+  };
+})();

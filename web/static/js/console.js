@@ -1,0 +1,191 @@
+/* IOC operator console (/console): search events, load more with the API's cursor,
+   acknowledge, and see new events arrive live on top (when they match the filters).
+
+   Query parameter names of GET /api/v1/events live in QUERY below, in one place. */
+"use strict";
+
+(function () {
+  const { t, el, clear, api, withQuery, typeLabel, severityLabel, severityOf, fmtDateTime,
+    payloadPairs, zonedInputToIso, startClock, LiveStream, showConnState, page } = window.IOC;
+
+  const $ = (id) => document.getElementById(id);
+  const PAGE_SIZE = 50;
+  // form field -> API query parameter of GET /api/v1/events
+  const QUERY = page.event_query || { type: "type", camera: "camera", unit: "unit", from: "since", to: "until", q: "q" };
+  const rows = new Map(); // event id -> <tr>
+  let cursor = null;
+  let current = {};       // filters of the list on screen
+  let loading = false;
+  let stream = null;
+
+  function readFilters() {
+    const f = $("filters");
+    const out = {};
+    for (const name of ["type", "camera", "unit", "q"]) {
+      const v = f[name].value.trim();
+      if (v) out[name] = v;
+    }
+    const from = zonedInputToIso(f.from.value);
+    const to = zonedInputToIso(f.to.value);
+    if (from) out.from = from;
+    if (to) out.to = to;
+    return out;
+  }
+
+  function queryFor(filters) {
+    const q = { limit: PAGE_SIZE };
+    for (const [key, value] of Object.entries(filters)) q[QUERY[key] || key] = value;
+    return q;
+  }
+
+  /** Does a live event belong in the list under the current filters? The server
+      checks the unit subtree; here an exact unit match is the safe approximation. */
+  function matches(ev) {
+    if (current.type && !String(ev.type).startsWith(current.type)) return false;
+    if (current.camera && ev.camera !== current.camera) return false;
+    if (current.unit && ev.unit !== current.unit) return false;
+    if (current.from && String(ev.ts) < current.from) return false;
+    if (current.to) return false; // a closed time range never grows
+    if (current.q && !JSON.stringify(ev.payload || {}).toLowerCase().includes(current.q.toLowerCase())) return false;
+    return true;
+  }
+
+  function ackCell(ev) {
+    const cell = el("td", { className: "status" });
+    if (ev.acknowledged_at || ev.acknowledged_by) {
+      cell.append(el("span", { className: "ack-badge", text: "✓ " + t("console.acked", { by: ev.acknowledged_by || "—" }) }));
+      return cell;
+    }
+    const button = el("button", { className: "btn small", type: "button", text: t("console.ack") });
+    button.dataset.ack = ev.id;
+    button.addEventListener("click", () => acknowledge(ev.id, button));
+    cell.append(button);
+    return cell;
+  }
+
+  function row(ev) {
+    const sev = severityOf(ev.severity);
+    const details = el("div", { className: "details" });
+    for (const [key, value] of payloadPairs(ev.payload, 6)) {
+      if (key === "plate") details.append(el("span", { className: "plate", text: value }));
+      else details.append(el("span", { className: "kv" }, key + ": ", el("b", { text: value })));
+    }
+    if (Array.isArray(ev.evidence) && ev.evidence.length) {
+      for (const item of ev.evidence.slice(0, 3)) {
+        if (item && /^[0-9a-f]{64}$/.test(item.sha256 || "")) {
+          details.append(el("a", { href: "/api/v1/evidence/" + item.sha256, text: "📎 " + (item.kind || "evidence") }));
+        }
+      }
+    }
+    const tr = el("tr", { dataset: { id: ev.id, severity: sev } },
+      el("td", { className: "mono", text: fmtDateTime(ev.ts) }),
+      el("td", {}, el("span", { className: "sev", dataset: { severity: sev }, text: severityLabel(sev) })),
+      el("td", {}, typeLabel(ev.type), el("span", { className: "type-code", text: ev.type })),
+      el("td", { text: ev.camera_name || ev.camera || "" }),
+      el("td", { text: ev.unit_name || ev.unit || "" }),
+      el("td", {}, details),
+      ackCell(ev));
+    if (ev.acknowledged_at || ev.acknowledged_by) tr.classList.add("acknowledged");
+    return tr;
+  }
+
+  function showNotice(text) {
+    const n = $("notice");
+    n.textContent = text || "";
+    n.classList.toggle("hidden", !text);
+  }
+
+  function updateCounts() {
+    $("results-count").textContent = t("console.results", { n: rows.size });
+    const empty = $("events-empty");
+    empty.textContent = t("common.none");
+    empty.classList.toggle("hidden", rows.size > 0);
+    $("load-more").disabled = !cursor || loading;
+    $("more-state").textContent = cursor ? "" : rows.size ? t("console.no_more") : "";
+  }
+
+  async function search(append) {
+    if (loading) return;
+    loading = true;
+    $("load-more").disabled = true;
+    try {
+      const q = queryFor(current);
+      if (append && cursor) q.cursor = cursor;
+      const body = await api(withQuery("/api/v1/events", q));
+      if (!append) { clear($("events-body")); rows.clear(); }
+      for (const ev of (body && body.items) || []) {
+        if (rows.has(ev.id)) continue;
+        const tr = row(ev);
+        rows.set(ev.id, tr);
+        $("events-body").append(tr);
+        if (stream) stream.remember(ev.id);
+      }
+      cursor = (body && body.next_cursor) || null;
+      showNotice("");
+    } catch (err) {
+      showNotice(t("common.error", { msg: err.message || String(err) }));
+    } finally {
+      loading = false;
+      updateCounts();
+    }
+  }
+
+  async function acknowledge(id, button) {
+    button.disabled = true;
+    try {
+      const body = await api("/api/v1/events/" + encodeURIComponent(id) + "/ack", { method: "POST" });
+      markAcknowledged(id, (body && (body.acknowledged_by || body.by)) || page.user.username);
+    } catch (err) {
+      button.disabled = false;
+      showNotice(t("console.ack_failed", { status: err.status || err.message }));
+    }
+  }
+
+  function markAcknowledged(id, by) {
+    const tr = rows.get(id);
+    if (!tr || tr.classList.contains("acknowledged")) return;
+    tr.classList.add("acknowledged");
+    const cell = tr.querySelector("td.status");
+    clear(cell);
+    cell.append(el("span", { className: "ack-badge", text: "✓ " + t("console.acked", { by: by || "—" }) }));
+  }
+
+  function onEvent(ev) {
+    if (rows.has(ev.id) || !matches(ev)) return;
+    const tr = row(ev);
+    tr.classList.add("fresh");
+    rows.set(ev.id, tr);
+    $("events-body").prepend(tr);
+    updateCounts();
+  }
+
+  function onControl(msg) {
+    if (msg.type === "system.acknowledged") markAcknowledged(msg.id, msg.by);
+    else if (msg.type === "system.lagged") search(false);
+  }
+
+  async function loadCameraOptions() {
+    try {
+      const body = await api("/api/v1/cameras");
+      const list = Array.isArray(body) ? body : (body && body.items) || [];
+      const box = $("camera-options");
+      for (const cam of list) box.append(el("option", { value: cam.id, text: cam.name || cam.id }));
+    } catch (err) { /* the datalist is a convenience */ }
+  }
+
+  async function main() {
+    startClock($("clock-time"), $("clock-date"));
+    $("filters").addEventListener("submit", (e) => { e.preventDefault(); current = readFilters(); cursor = null; search(false); });
+    $("filters").addEventListener("reset", () => setTimeout(() => { current = {}; cursor = null; search(false); }, 0));
+    $("load-more").addEventListener("click", () => search(true));
+    loadCameraOptions();
+    await search(false);
+    const newest = rows.size ? rows.keys().next().value : null;
+    stream = new LiveStream({ onEvent, onControl, onState: (s, info) => showConnState($("conn"), s, info) });
+    for (const id of rows.keys()) stream.remember(id);
+    stream.start(newest);
+    document.body.dataset.ready = "1";
+  }
+
+  main().catch((err) => { console.error(err); document.body.dataset.ready = "error"; });
+})();

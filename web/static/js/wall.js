@@ -1,0 +1,395 @@
+/* IOC video wall (/wall/{display}): live feed, today's counters, camera tiles, KPIs,
+   and slots for violations and running meetings when those features are installed.
+
+   Start-up order matters for "no gap, no duplicate": the page first fetches the
+   newest events, then opens the stream with since=<newest id>, so whatever arrived
+   in between is replayed by the hub. */
+"use strict";
+
+(function () {
+  const { t, el, clear, api, withQuery, typeLabel, severityLabel, severityOf, fmtTime, fmtAgo,
+    fmtDay, fmtNumber, dayStart, payloadPairs, startClock, Beeper, LiveStream, showConnState, page } = window.IOC;
+
+  const FEED_MAX = 60;
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    day: dayStart(),
+    counters: new Map(),     // type -> count today
+    counterNodes: new Map(), // type -> <li>
+    feedNodes: new Map(),    // event id -> <li>
+    cameras: new Map(),      // camera id -> {data, node, parts}
+    stream: null,
+    beeper: new Beeper(),
+  };
+  // Filters of this display, from the page URL (?types=traffic.,security.&cameras=..&unit=..).
+  const filters = page.filters || {};
+  window.IOC.wall = state; // for debugging from the devtools console
+
+  /* ---------------- feed ---------------- */
+
+  function eventNode(ev) {
+    const sev = severityOf(ev.severity);
+    const where = [ev.camera_name || ev.camera, ev.unit_name || ev.unit].filter(Boolean).join(" · ");
+    const detail = el("div", { className: "ev-detail" });
+    detail.append(el("span", { className: "sev", dataset: { severity: sev }, text: severityLabel(sev) }));
+    for (const [key, value] of payloadPairs(ev.payload, 4)) {
+      if (key === "plate") detail.append(el("span", { className: "plate", text: value }));
+      else detail.append(el("span", { className: "muted", text: key + ": " + value }));
+    }
+    const node = el("li", { className: "ev", dataset: { id: ev.id, severity: sev, type: ev.type } },
+      el("div", { className: "ev-type", text: typeLabel(ev.type), title: ev.type }),
+      el("div", { className: "ev-time", text: fmtTime(ev.ts) }),
+      el("div", { className: "ev-where", text: where }),
+      detail);
+    if (ev.acknowledged_at || ev.acknowledged_by) markAcknowledged(node, ev.acknowledged_by);
+    return node;
+  }
+
+  function markAcknowledged(node, by) {
+    if (node.classList.contains("acknowledged")) return;
+    node.classList.add("acknowledged");
+    const detail = node.querySelector(".ev-detail");
+    detail.append(el("span", { className: "ack-badge", text: "✓ " + t("wall.acknowledged_by", { by: by || "—" }) }));
+  }
+
+  function addToFeed(ev, fresh) {
+    if (!ev || !ev.id || state.feedNodes.has(ev.id)) return false;
+    const node = eventNode(ev);
+    if (fresh) node.classList.add("fresh");
+    const feed = $("feed");
+    // Keep the feed newest first even when a replay delivers an older event late.
+    let before = feed.firstChild;
+    while (before && before.dataset.ts && before.dataset.ts > String(ev.ts)) before = before.nextSibling;
+    node.dataset.ts = String(ev.ts);
+    feed.insertBefore(node, before);
+    state.feedNodes.set(ev.id, node);
+    while (feed.children.length > FEED_MAX) {
+      const last = feed.lastChild;
+      state.feedNodes.delete(last.dataset.id);
+      last.remove();
+    }
+    $("feed-empty").classList.toggle("hidden", feed.children.length > 0);
+    return true;
+  }
+
+  /* ---------------- counters ---------------- */
+
+  function renderCounters() {
+    const list = $("counters");
+    const rows = [...state.counters.entries()].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    let total = 0;
+    const wanted = new Set();
+    rows.forEach(([type, count], index) => {
+      total += count;
+      wanted.add(type);
+      let node = state.counterNodes.get(type);
+      if (!node) {
+        node = el("li", { className: "counter", dataset: { type } },
+          el("span", { className: "counter-label" }, typeLabel(type), el("small", { text: type })),
+          el("span", { className: "counter-value", text: "0" }));
+        state.counterNodes.set(type, node);
+      }
+      const value = node.querySelector(".counter-value");
+      if (value.textContent !== String(count)) {
+        value.textContent = String(count);
+        node.classList.remove("bump");
+        void node.offsetWidth; // restart the animation
+        node.classList.add("bump");
+      }
+      if (list.children[index] !== node) list.insertBefore(node, list.children[index] || null);
+    });
+    for (const [type, node] of state.counterNodes) {
+      if (!wanted.has(type)) { node.remove(); state.counterNodes.delete(type); }
+    }
+    $("counter-total").textContent = String(total);
+    $("counters-empty").classList.toggle("hidden", rows.length > 0);
+    $("counters-date").textContent = fmtDay(state.day);
+  }
+
+  /** Counts per type from GET /api/v1/stats, whichever of the usual shapes it uses. */
+  function countsByType(stats) {
+    const out = new Map();
+    const src = stats && (stats.by_type || stats.types || stats.per_type || stats);
+    if (Array.isArray(src)) {
+      for (const row of src) if (row && row.type) out.set(String(row.type), Number(row.count) || 0);
+    } else if (src && typeof src === "object") {
+      for (const [type, count] of Object.entries(src)) {
+        if (typeof count === "number" && /^[a-z]+\./.test(type)) out.set(type, count);
+      }
+    }
+    return out;
+  }
+
+  async function loadCounters() {
+    state.day = dayStart();
+    const stats = await api(withQuery("/api/v1/stats", { since: state.day.toISOString(), ...filters }));
+    state.counters = countsByType(stats);
+    renderCounters();
+  }
+
+  function countEvent(ev) {
+    const ts = new Date(ev.ts);
+    if (Number.isNaN(ts.getTime()) || ts < state.day) return;
+    state.counters.set(ev.type, (state.counters.get(ev.type) || 0) + 1);
+    renderCounters();
+  }
+
+  /* ---------------- cameras ---------------- */
+
+  function cameraTile(cam) {
+    const parts = {
+      img: el("img", { className: "cam-img hidden", alt: "", decoding: "async" }),
+      placeholder: el("div", { className: "cam-placeholder", text: "◉" }),
+      name: el("span", { className: "cam-name" }),
+      status: el("span", { className: "cam-status" }),
+      seen: el("span", { className: "cam-seen" }),
+      fps: el("span", { className: "cam-fps" }),
+      detector: el("span", { className: "cam-detector" }),
+    };
+    const node = el("div", { className: "cam", dataset: { camera: cam.id } },
+      parts.placeholder, parts.img,
+      el("div", { className: "cam-top" }, parts.name, parts.status),
+      el("div", { className: "cam-bottom" }, parts.seen, parts.detector, parts.fps));
+    parts.img.addEventListener("error", () => {
+      // No preview (no edge preview, or the edge is unreachable): show the placeholder
+      // and try again later rather than hammering the proxy.
+      parts.img.classList.add("hidden");
+      parts.img.removeAttribute("src");
+      parts.previewRetryAt = Date.now() + 60000;
+    });
+    parts.img.addEventListener("load", () => parts.img.classList.remove("hidden"));
+    return { node, parts, data: {} };
+  }
+
+  function renderCamera(entry) {
+    const cam = entry.data;
+    const { parts, node } = entry;
+    const status = cam.status === "online" || cam.status === "offline" ? cam.status : "unknown";
+    node.dataset.status = status;
+    parts.name.textContent = cam.name || cam.id;
+    parts.name.title = [cam.id, cam.unit].filter(Boolean).join(" · ");
+    parts.status.textContent = t("camera." + status);
+    parts.seen.textContent = t("camera.last_seen", { when: cam.last_seen ? fmtAgo(cam.last_seen) : t("camera.never") });
+    const stats = cam.stats || {};
+    const fps = cam.fps ?? stats.fps;
+    parts.fps.textContent = typeof fps === "number" ? t("camera.fps", { fps: fmtNumber(fps, 1) }) : "";
+    const detector = cam.detector || stats.detector || {};
+    const kind = typeof detector === "string" ? detector : detector.kind;
+    parts.detector.dataset.kind = kind || "";
+    parts.detector.textContent = kind === "yolox" || kind === "motion" ? t("camera.detector." + kind) : (kind || "");
+    const wantPreview = status === "online" && (parts.previewRetryAt === undefined || Date.now() > parts.previewRetryAt);
+    if (wantPreview && !parts.img.getAttribute("src")) {
+      parts.img.setAttribute("src", "/api/v1/cameras/" + encodeURIComponent(cam.id) + "/preview.mjpg");
+    } else if (status !== "online" && parts.img.getAttribute("src")) {
+      parts.img.removeAttribute("src");
+      parts.img.classList.add("hidden");
+    }
+  }
+
+  function upsertCamera(cam) {
+    if (!cam || !cam.id) return;
+    let entry = state.cameras.get(cam.id);
+    if (!entry) {
+      entry = cameraTile(cam);
+      state.cameras.set(cam.id, entry);
+      $("cameras").append(entry.node);
+    }
+    entry.data = { ...entry.data, ...cam };
+    renderCamera(entry);
+  }
+
+  function renderCameraSummary() {
+    const all = state.cameras.size;
+    const on = [...state.cameras.values()].filter((c) => c.data.status === "online").length;
+    $("cameras-summary").textContent = all ? t("wall.cameras_summary", { on, all }) : "";
+    const empty = $("cameras-empty");
+    empty.textContent = t("wall.no_cameras");
+    empty.classList.toggle("hidden", all > 0);
+  }
+
+  async function loadCameras() {
+    const body = await api("/api/v1/cameras");
+    const list = Array.isArray(body) ? body : (body && (body.items || body.cameras)) || [];
+    for (const cam of list) upsertCamera(cam);
+    renderCameraSummary();
+  }
+
+  /** system.camera_status: either one camera or an edge heartbeat with many. */
+  function onCameraStatus(msg) {
+    const base = {};
+    if (msg.detector) base.detector = msg.detector;
+    if (msg.ts) base.last_seen = msg.ts;
+    const cams = Array.isArray(msg.cameras) ? msg.cameras : [msg.camera && typeof msg.camera === "object" ? msg.camera : msg];
+    for (const cam of cams) {
+      const id = cam.id || cam.camera;
+      if (!id || typeof id !== "string") continue;
+      const update = { ...base, ...cam, id };
+      delete update.type;
+      if (cam.last_seen) update.last_seen = cam.last_seen;
+      upsertCamera(update);
+    }
+    renderCameraSummary();
+  }
+
+  /* ---------------- KPIs ---------------- */
+
+  function kpiLabel(series) {
+    return window.IOC.has("kpi." + series) ? t("kpi." + series) : series;
+  }
+
+  async function loadKpis() {
+    const body = await api(withQuery("/api/v1/metrics", { latest: "true" }));
+    const rows = Array.isArray(body) ? body : (body && (body.items || body.series || body.metrics)) || [];
+    const latest = new Map();
+    for (const row of rows) {
+      if (!row || !row.series) continue;
+      const prev = latest.get(row.series);
+      if (!prev || String(row.ts) > String(prev.ts)) latest.set(row.series, row);
+    }
+    const box = $("kpis");
+    clear(box);
+    for (const row of [...latest.values()].sort((a, b) => a.series.localeCompare(b.series))) {
+      const value = typeof row.value === "number" ? fmtNumber(row.value, 1) : String(row.value);
+      box.append(el("div", { className: "kpi", dataset: { series: row.series } },
+        el("div", { className: "kpi-label", text: kpiLabel(row.series), title: row.series }),
+        el("div", { className: "kpi-value" }, value, row.unit ? el("span", { className: "kpi-unit", text: row.unit }) : null),
+        el("div", { className: "kpi-when", text: t("kpi.updated", { when: fmtAgo(row.ts) }) })));
+    }
+    const empty = $("kpis-empty");
+    empty.textContent = t("wall.no_kpi");
+    empty.classList.toggle("hidden", latest.size > 0);
+  }
+
+  /* ---------------- optional panels (later features) ---------------- */
+
+  /** GET a JSON document, or null when the feature is not installed (404/405/501) or fails. */
+  async function optional(path) {
+    try { return await api(path); } catch (err) { return null; }
+  }
+
+  async function loadViolations() {
+    const stats = await optional(withQuery("/api/v1/violations/stats", { since: state.day.toISOString() }));
+    const panel = $("violations-panel");
+    if (!stats || typeof stats !== "object") { panel.classList.add("hidden"); return; }
+    const src = stats.by_status || stats.counts || stats;
+    const box = $("violations");
+    clear(box);
+    const cells = [["pending", "warning"], ["confirmed", "bad"], ["rejected", "ok"]];
+    for (const [key, cls] of cells) {
+      const n = Number(src[key]) || 0;
+      box.append(el("div", { className: "stat " + cls, dataset: { status: key } },
+        el("div", { className: "stat-value", text: String(n) }),
+        el("div", { className: "stat-label", text: t("violations." + key) })));
+    }
+    panel.classList.remove("hidden");
+  }
+
+  async function loadMeetings() {
+    const body = await optional(withQuery("/api/v1/meetings", { state: "running" }));
+    const panel = $("meetings-panel");
+    if (!body) { panel.classList.add("hidden"); return; }
+    const items = Array.isArray(body) ? body : body.items || [];
+    const list = $("meetings");
+    clear(list);
+    for (const m of items.slice(0, 6)) {
+      const who = [m.unit_name || m.unit, m.participants !== undefined ? "👥 " + (Array.isArray(m.participants) ? m.participants.length : m.participants) : null]
+        .filter((x) => x !== null && x !== undefined && x !== "").join(" · ");
+      list.append(el("li", { dataset: { meeting: String(m.id || "") } }, String(m.title || m.name || m.id || ""), el("small", { text: who })));
+    }
+    if (!items.length) list.append(el("li", { className: "empty", text: t("wall.no_meetings") }));
+    $("meetings-count").textContent = items.length ? String(items.length) : "";
+    panel.classList.remove("hidden");
+  }
+
+  /* ---------------- events: initial page and live stream ---------------- */
+
+  async function loadRecentEvents() {
+    const body = await api(withQuery("/api/v1/events", { limit: 40, ...filters }));
+    const items = (body && body.items) || [];
+    // The API answers newest first; add oldest first so each insert lands on top.
+    for (const ev of items.slice().reverse()) addToFeed(ev, false);
+    return items.length ? items[0].id : null;
+  }
+
+  function onEvent(ev) {
+    if (!addToFeed(ev, true)) return;
+    countEvent(ev);
+    if (ev.severity === "critical") state.beeper.alarm();
+    if (ev.camera && state.cameras.has(ev.camera) && ev.type === "camera.offline") upsertCamera({ id: ev.camera, status: "offline" });
+    if (ev.camera && state.cameras.has(ev.camera) && ev.type === "camera.online") upsertCamera({ id: ev.camera, status: "online" });
+  }
+
+  async function resync() {
+    // Told we lagged: the hub skipped events for us. Rebuild counters and the feed
+    // from the database, then resume the stream after the newest event we now show.
+    try {
+      await loadCounters();
+      const newest = await loadRecentEvents();
+      for (const id of state.feedNodes.keys()) state.stream.remember(id);
+      if (newest) state.stream.resumeFrom(newest);
+    } catch (err) {
+      console.warn("resync failed", err);
+    }
+  }
+
+  function onControl(msg) {
+    switch (msg.type) {
+      case "system.acknowledged": {
+        const node = state.feedNodes.get(msg.id);
+        if (node) markAcknowledged(node, msg.by);
+        break;
+      }
+      case "system.camera_status": onCameraStatus(msg); break;
+      case "system.lagged": resync(); break;
+      case "system.violation_decided": loadViolations(); break;
+      default: break; // heartbeats only feed the watchdog
+    }
+  }
+
+  function every(ms, fn) {
+    setInterval(() => { fn().catch((err) => console.warn(err)); }, ms);
+  }
+
+  async function main() {
+    startClock($("clock-time"), $("clock-date"));
+    const sound = $("sound-btn");
+    if (!state.beeper.ready) {
+      sound.classList.remove("hidden");
+      sound.addEventListener("click", async () => {
+        if (await state.beeper.unlock()) sound.classList.add("hidden");
+      });
+    }
+    renderCounters();
+    const loads = [loadCounters(), loadCameras(), loadKpis(), loadViolations(), loadMeetings()];
+    let newest = null;
+    try { newest = await loadRecentEvents(); } catch (err) { console.warn("events", err); }
+    const results = await Promise.allSettled(loads);
+    results.filter((r) => r.status === "rejected").forEach((r) => console.warn(r.reason));
+    if (results[1].status === "rejected") renderCameraSummary();
+
+    state.stream = new LiveStream({
+      params: filters,
+      onEvent,
+      onControl,
+      onState: (s, info) => showConnState($("conn"), s, info),
+    });
+    for (const id of state.feedNodes.keys()) state.stream.remember(id);
+    state.stream.start(newest);
+
+    // Slow-changing panels refresh on timers; live messages keep the rest current.
+    every(30000, loadCameras);
+    every(60000, loadKpis);
+    every(30000, loadViolations);
+    every(30000, loadMeetings);
+    setInterval(() => {
+      for (const entry of state.cameras.values()) renderCamera(entry); // "last seen" ages
+      if (dayStart().getTime() !== state.day.getTime()) loadCounters().catch(console.warn); // midnight
+    }, 10000);
+    document.body.dataset.ready = "1";
+  }
+
+  main().catch((err) => {
+    console.error(err);
+    document.body.dataset.ready = "error";
+  });
+})();
