@@ -211,11 +211,16 @@ def catalog(lang: str) -> dict[str, str]:
     return {key: pair[index] for key, pair in _STRINGS.items()}
 
 
-def catalog_json(lang: str) -> str:
-    """`catalog(lang)` as JSON that is safe inside a `<script type="application/json">`.
+def script_json(value: object) -> str:
+    """`value` as JSON that is safe inside a `<script type="application/json">` element.
 
-    `<`, `>` and `&` become `\\u003c`-style escapes so no string can close the script
-    element or open a comment, whatever the catalogue holds.
+    `<`, `>` and `&` become `\\u003c`-style escapes, so no string in the data can close
+    the script element or open a comment, whatever it holds.
     """
-    text = json.dumps(catalog(lang), ensure_ascii=False, sort_keys=True)
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def catalog_json(lang: str) -> str:
+    """`catalog(lang)` as script-safe JSON (see `script_json`)."""
+    return script_json(catalog(lang))

@@ -3,7 +3,7 @@
 
    Safety rule for every page: data from the server or the user only ever reaches
    the DOM through textContent / setAttribute on known attribute names (see el()),
-   never through innerHTML, so an event payload cannot inject markup. */
+   never through HTML parsing, so an event payload cannot inject markup. */
 "use strict";
 
 (function () {

@@ -1,0 +1,205 @@
+"""HTML pages of the hub: login, logout, the video wall and the operator console.
+
+The pages are thin: they check who may open them, pick the language and hand the
+browser a small JSON document (`page_json`) with what its script needs. Everything
+the scripts show comes from the JSON API, which enforces roles and unit scope on its
+own, so a page never holds data the API would not also give that user.
+
+Example::
+
+    app.include_router(ioc.api.pages.router)
+    # GET /wall/1        -> the wall, for admin/operator/official/viewer/police
+    # GET /console       -> the operator console, for admin/operator
+    # GET /login?next=/console
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ioc.api.deps import SESSION_COOKIE, PageUser
+from web import TEMPLATES_DIR
+from web.i18n import COOKIE_NAME, LANGS, Lang, catalog_json, keys, normalize_lang, pick_lang, script_json, t
+
+router = APIRouter(tags=["pages"])
+
+WALL_ROLES: Final[frozenset[str]] = frozenset({"admin", "operator", "official", "viewer", "police"})
+CONSOLE_ROLES: Final[frozenset[str]] = frozenset({"admin", "operator"})
+# Vietnam has one zone and no daylight saving; the wall's "today" and clock use it.
+TIMEZONE: Final[str] = "Asia/Ho_Chi_Minh"
+LANG_COOKIE_MAX_AGE: Final[int] = 365 * 86400
+
+# Filters a wall display may carry in its URL (/wall/2?types=traffic.&unit=26734).
+_FILTER_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
+    "types": re.compile(r"^[a-z0-9_.]{1,100}(,[a-z0-9_.]{1,100}){0,19}$"),
+    "cameras": re.compile(r"^[A-Za-z0-9_.:-]{1,64}(,[A-Za-z0-9_.:-]{1,64}){0,49}$"),
+    "unit": re.compile(r"^[A-Za-z0-9_.:-]{1,64}$"),
+}
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+_KNOWN_KEYS: Final[frozenset[str]] = frozenset(keys())
+# The catalogue is fixed at import, so each language's JSON is built once.
+_CATALOG_JSON: Final[dict[str, str]] = {lang: catalog_json(lang) for lang in LANGS}
+
+
+def safe_next(value: str | None, default: str = "/wall/1") -> str:
+    """A local path to go to after login; anything that could leave the site becomes `default`.
+
+    >>> safe_next("/console?x=1")
+    '/console?x=1'
+    >>> safe_next("//evil.example/")
+    '/wall/1'
+    """
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    if any(ord(ch) < 0x20 for ch in value):
+        return default
+    return value
+
+
+def wall_filters(params: dict[str, str]) -> dict[str, str]:
+    """The display filters in a wall URL that are well-formed; others are ignored."""
+    out: dict[str, str] = {}
+    for name, pattern in _FILTER_PATTERNS.items():
+        value = params.get(name, "").strip()
+        if value and pattern.fullmatch(value):
+            out[name] = value
+    return out
+
+
+def type_options() -> list[str]:
+    """Event type prefixes offered in the console's type filter (families, then known types)."""
+    codes = [key.removeprefix("type.") for key in keys() if key.startswith("type.")]
+    families = sorted(code + "." for code in codes if "." not in code)
+    return families + sorted(code for code in codes if "." in code)
+
+
+def _lang_urls(request: Request) -> dict[str, str]:
+    # Same page, same query, other language; relative so it never names a host.
+    urls = {}
+    for lang in LANGS:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
+        urls[lang] = request.url.path + "?" + urlencode(query)
+    return urls
+
+
+def _security_headers(response: Response) -> Response:
+    # The pages load only their own scripts and styles; data blocks are JSON, never
+    # executed, so a strict policy costs nothing and stops injected script cold.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    lang: Lang,
+    page: dict[str, Any],
+    user: Any = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render `template` with the shared context every page expects.
+
+    `page` becomes the JSON document the page's script reads (`#ioc-page`); it must
+    hold only what that user may see.
+    """
+    page = {"lang": lang, "timezone": TIMEZONE, **page}
+    if user is not None:
+        page["user"] = {"username": user.username, "role": user.role, "unit": user.unit}
+
+    def translate(key: str, **params: Any) -> str:
+        return t(key, lang, **params)
+
+    def type_label(code: str) -> str:
+        return t("type." + code.rstrip("."), lang) if "type." + code.rstrip(".") in _KNOWN_KEYS else code
+
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "_": translate,
+            "type_label": type_label,
+            "user": user,
+            "i18n_json": _CATALOG_JSON[lang],
+            "page_json": script_json(page),
+            "lang_urls": _lang_urls(request),
+            **context,
+        },
+        status_code=status_code,
+    )
+    query_lang = normalize_lang(request.query_params.get("lang"))
+    if query_lang and query_lang != normalize_lang(request.cookies.get(COOKIE_NAME)):
+        response.set_cookie(COOKIE_NAME, query_lang, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True)
+    return _security_headers(response)
+
+
+def request_lang(request: Request) -> Lang:
+    """The language of this request: `?lang=`, then the `ioc_lang` cookie, then Vietnamese."""
+    return pick_lang(request.query_params.get("lang"), request.cookies.get(COOKIE_NAME))
+
+
+def _forbidden(request: Request, user: Any, lang: Lang) -> HTMLResponse:
+    return render(
+        request, "error.html", lang=lang, user=user, page={}, status_code=403, message=t("error.forbidden", lang)
+    )
+
+
+@router.get("/login", response_class=HTMLResponse, summary="Login page")
+async def login_page(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None) -> HTMLResponse:
+    """The login form; it posts to /api/v1/auth/login and then opens `next`."""
+    lang = request_lang(request)
+    return render(request, "login.html", lang=lang, page={"next": safe_next(next)})
+
+
+@router.get("/logout", summary="Log out")
+async def logout(request: Request) -> RedirectResponse:
+    """Drop the session cookie and go back to the login page."""
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/wall/{display}", response_class=HTMLResponse, summary="Video wall display")
+async def wall_page(
+    request: Request, user: PageUser, display: Annotated[int, Path(ge=1, le=999)]
+) -> HTMLResponse:
+    """One display of the video wall: live feed, counters, cameras, KPIs, clock."""
+    lang = request_lang(request)
+    if user.role not in WALL_ROLES:
+        return _forbidden(request, user, lang)
+    page = {"display": display, "filters": wall_filters(dict(request.query_params))}
+    return render(request, "wall.html", lang=lang, user=user, page=page, display=display,
+                  nav_links=_nav(user.role))
+
+
+@router.get("/console", response_class=HTMLResponse, summary="Operator console")
+async def console_page(request: Request, user: PageUser) -> HTMLResponse:
+    """The operator's console: search, filter and acknowledge events."""
+    lang = request_lang(request)
+    if user.role not in CONSOLE_ROLES:
+        return _forbidden(request, user, lang)
+    return render(request, "console.html", lang=lang, user=user, page={}, type_options=type_options(),
+                  nav_links=_nav(user.role))
+
+
+def _nav(role: str) -> list[dict[str, str]]:
+    links = [{"key": "wall", "href": "/wall/1", "label": "nav.wall"}]
+    if role in CONSOLE_ROLES:
+        links.append({"key": "console", "href": "/console", "label": "nav.console"})
+    return links
