@@ -1,0 +1,170 @@
+"""`ioc evidence verify FILE.zip`: offline tamper detection on real evidence bundles."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import uuid
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from edge.evidence.chain import ManifestChain
+from edge.evidence.keys import EdgeSigningKey
+from edge.evidence.packager import CameraInfo, EvidenceConfig, EvidencePackage, EvidencePackager, EvidenceRequest
+from ioc.cli.evidence import register
+from ioc.common.evidence_verify import Manifest, build_evidence_zip, evidence_file_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def chain(shared_data: Path, tmp_path_factory) -> tuple[EdgeSigningKey, list[EvidencePackage]]:
+    """Three violations packaged by a real edge evidence stack from a real street frame."""
+    cap = cv2.VideoCapture(str(shared_data / "street_crossing_320p.mp4"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    data_dir = tmp_path_factory.mktemp("edge")
+    key = EdgeSigningKey.load_or_create(data_dir)
+    packager = EvidencePackager(EvidenceConfig(), ManifestChain(data_dir, key, "edge-hn-01"), data_dir / "files")
+    packages = []
+    for n in range(3):
+        packages.append(packager.package(EvidenceRequest(
+            event_id=uuid.uuid4(), event_seq=n, type="traffic.illegal_stopping",
+            ts=datetime(2026, 11, 22, 8, 30, n, tzinfo=timezone.utc), mono=float(n),
+            camera=CameraInfo(id="cam-hk-02", name="Phố Huế", place="Phường Hai Bà Trưng, Hà Nội", unit="01"),
+            frame=frame, box=(200.0, 100.0, 300.0, 200.0)), ring=None))
+    return key, packages
+
+
+def bundle(edge_key: EdgeSigningKey, package: EvidencePackage, prev: EvidencePackage | None, **over) -> bytes:
+    files = {f.sha256: f.path.read_bytes() for f in package.files}
+    return build_evidence_zip(
+        over.get("manifest", package.signed.data), over.get("signature", package.signed.signature),
+        over.get("key", edge_key.public_key), over.get("files", files),
+        prev_manifest=None if prev is None else prev.signed.data,
+        prev_signature=None if prev is None else prev.signed.signature,
+    )
+
+
+def rewrite(zip_bytes: bytes, name: str, data: bytes | None) -> bytes:
+    """The ZIP with one member replaced (None: removed), written consistently (valid CRCs)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            if info.filename == name:
+                if data is not None:
+                    dst.writestr(info.filename, data)
+            else:
+                dst.writestr(info, src.read(info))
+    return out.getvalue()
+
+
+def run_cli(tmp_path: Path, zip_bytes: bytes, *args: str) -> tuple[int, dict]:
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(zip_bytes)
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["evidence", "verify", str(path), "--json", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, json.loads(result.output)
+
+
+def test_honest_bundle_verifies(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    code, report = run_cli(tmp_path, bundle(key, packages[2], packages[1]), "--expect-key", key.key_id)
+    assert code == 0 and report["ok"], report["problems"]
+    assert set(report["checked"]) >= {"signature", "files", "chain", "trusted_key"}
+
+
+def test_flipped_image_byte_is_detected(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    p = packages[2]
+    overview = next(f for f in p.files if f.kind == "overview")
+    blob = bytearray(overview.path.read_bytes())
+    blob[1000] ^= 0x01
+    zipped = rewrite(bundle(key, p, packages[1]), evidence_file_name(overview.sha256, overview.mime), bytes(blob))
+    code, report = run_cli(tmp_path, zipped)
+    assert code == 1 and [x["code"] for x in report["problems"]] == ["file_hash_mismatch"]
+
+
+def test_flipped_byte_in_the_zip_itself_is_detected(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    zipped = bytearray(bundle(key, packages[2], packages[1]))
+    with zipfile.ZipFile(io.BytesIO(bytes(zipped))) as zf:
+        info = zf.getinfo(evidence_file_name(packages[2].files[0].sha256, "image/jpeg"))
+    zipped[info.header_offset + 30 + len(info.filename) + 500] ^= 0x01  # inside the stored JPEG
+    code, report = run_cli(tmp_path, bytes(zipped))
+    assert code == 1 and {x["code"] for x in report["problems"]} & {"zip_member_corrupt", "file_hash_mismatch"}
+
+
+def test_dropped_manifest_is_detected(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    # Manifest 2 dropped: manifest 3 presented with manifest 1 as its predecessor.
+    code, report = run_cli(tmp_path, bundle(key, packages[2], packages[0]))
+    assert code == 1 and {x["code"] for x in report["problems"]} == {"chain_gap", "chain_prev_mismatch"}
+
+
+@pytest.mark.parametrize("variant, expected", [
+    ("key_file_only", {"signature_invalid", "key_mismatch", "chain_prev_signature_invalid", "key_untrusted"}),
+    ("resigned", {"chain_prev_signature_invalid", "key_untrusted"}),
+])
+def test_replaced_edge_key_is_detected(tmp_path: Path, chain, variant: str, expected: set[str]) -> None:
+    key, packages = chain
+    other = EdgeSigningKey.load_or_create(tmp_path / "other")
+    p = packages[2]
+    if variant == "key_file_only":
+        zipped = bundle(key, p, packages[1], key=other.public_key)
+    else:
+        # A forger re-signs the manifest with their own key and ships that key.
+        fields = p.signed.manifest.model_dump()
+        fields["key_id"] = other.key_id
+        forged = Manifest.model_validate(fields).to_bytes()
+        zipped = bundle(key, p, packages[1], manifest=forged, signature=other.sign(forged), key=other.public_key)
+    code, report = run_cli(tmp_path, zipped, "--expect-key", key.public_key_b64)
+    assert code == 1 and {x["code"] for x in report["problems"]} == expected
+
+
+@pytest.mark.parametrize("member, expected", [
+    ("manifest.sig", "zip_layout"),
+    ("edge_key.pub", "zip_layout"),
+    ("chain/prev_manifest.json", None),  # falls back to chain/prev_hash.txt: still verifies
+])
+def test_missing_members(tmp_path: Path, chain, member: str, expected: str | None) -> None:
+    key, packages = chain
+    code, report = run_cli(tmp_path, rewrite(bundle(key, packages[2], packages[1]), member, None))
+    codes = [x["code"] for x in report["problems"]]
+    assert (code, codes) == ((0, []) if expected is None else (1, [expected]))
+
+
+def test_missing_evidence_file(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    p = packages[1]
+    clipped = rewrite(bundle(key, p, packages[0]), evidence_file_name(p.files[1].sha256, p.files[1].mime), None)
+    code, report = run_cli(tmp_path, clipped)
+    assert code == 1 and [x["code"] for x in report["problems"]] == ["file_missing"]
+
+
+def test_not_a_zip(tmp_path: Path) -> None:
+    code, report = run_cli(tmp_path, b"PK\x03\x04 this is not a zip")
+    assert code == 1 and report["problems"][0]["code"] == "zip_invalid"
+
+
+def test_console_script_human_output(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    good.write_bytes(bundle(key, packages[1], packages[0]))
+    bad.write_bytes(bundle(key, packages[2], packages[0]))
+    proc = subprocess.run([str(Path(sys.executable).parent / "ioc"), "evidence", "verify", str(good), str(bad)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "OK: signature" in proc.stdout and "chain_gap" in proc.stdout
+    assert "Phố Huế" in proc.stdout
