@@ -1,0 +1,74 @@
+"""Maps hub errors to HTTP answers: `{"detail": "<clear message>"}` with the right status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ioc import exceptions as exc
+
+_STATUS: list[tuple[type[exc.IocError], int]] = [
+    (exc.EvidenceHashMismatch, 400),
+    (exc.InvalidInput, 422),
+    (exc.NotAuthenticated, 401),
+    (exc.PermissionDenied, 403),
+    (exc.NotFound, 404),
+    (exc.Conflict, 409),
+    (exc.TooLarge, 413),
+    (exc.RateLimited, 429),
+    (exc.DatabaseError, 503),
+    (exc.BrokerError, 503),
+]
+
+
+def status_of(error: exc.IocError) -> int:
+    """The HTTP status for a hub error (500 for anything unmapped)."""
+    for cls, code in _STATUS:
+        if isinstance(error, cls):
+            return code
+    return 500
+
+
+async def _ioc_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, exc.IocError)
+    headers = {}
+    if isinstance(error, exc.NotAuthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, exc.RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    return JSONResponse({"detail": str(error)}, status_code=status_of(error), headers=headers)
+
+
+def _describe(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for err in errors[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc or 'body'}: {err.get('msg')}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = list(error.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        ctx = errors[0].get("ctx", {})
+        return JSONResponse(
+            {"detail": f"malformed JSON: {ctx.get('error', 'cannot parse body')}", "errors": _plain(errors)},
+            status_code=400,
+        )
+    return JSONResponse({"detail": _describe(errors), "errors": _plain(errors)}, status_code=422)
+
+
+def _plain(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # pydantic puts exception objects in ctx; keep the answer JSON-serialisable.
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": e.get("type")} for e in errors]
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an app."""
+    app.add_exception_handler(exc.IocError, _ioc_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
