@@ -1,0 +1,285 @@
+"""`PlateReader.read(crop) -> PlateReading`: find and read the plate in a vehicle crop.
+
+The reader is a pluggable stage (DESIGN.md convention 1): its config is a
+discriminated union on ``type``; today the one implementation is ``rapidocr``,
+which runs the PaddleOCR detector and recogniser shipped in RapidOCR's wheel:
+
+1. the text detector finds text lines in the crop (scaled to ``det_side``);
+2. lines are grouped into plate hypotheses: one line (one-row plate), two
+   stacked lines of similar width (two-row plate), two neighbours on one line
+   (a one-row plate split at its dash), a squat line split in two rows;
+3. every line is recognised once, keeping per-character probabilities;
+4. `grammar.correct_rows` turns each hypothesis into valid plates with scores
+   (product of character probabilities, look-alikes fixed by position);
+5. the best plate is reported when its confidence reaches ``min_confidence``,
+   otherwise the reading is unread (``text=None``) with its candidates kept.
+
+Example::
+
+    >>> reader = build_plate_reader({"type": "rapidocr", "min_confidence": 0.6})
+    >>> reading = reader.read(vehicle_crop)            # doctest: +SKIP
+    >>> reading.text, reading.confidence, reading.colour  # doctest: +SKIP
+    ('59-X1 123.45', 0.93, 'white')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Protocol, Union
+
+import cv2
+import numpy as np
+from pydantic import Field, TypeAdapter
+
+from analytics.plates.colour import classify_colour
+from analytics.plates.exceptions import PlateCropError
+from analytics.plates.grammar import CharChoices, PlateText, correct_rows, parse_plate
+from analytics.plates.ocr import Line, PaddleOCRModels
+from analytics.plates.quality import best_frames
+from ioc.common import ConfigModel
+
+MIN_CROP_SIDE = 12
+
+
+@dataclass(frozen=True)
+class PlateCandidate:
+    """One possible reading with its confidence (0..1)."""
+
+    text: str
+    confidence: float
+
+
+@dataclass
+class PlateReading:
+    """What the reader saw. ``text`` is None when nothing reached the threshold: unread, never guessed.
+
+    Example::
+
+        >>> r = PlateReading(text=None, confidence=0.31, candidates=[PlateCandidate("51F-123.45", 0.31)])
+        >>> r.read, r.to_payload()["plate"]
+        (False, None)
+    """
+
+    text: str | None
+    confidence: float
+    candidates: list[PlateCandidate] = field(default_factory=list)
+    colour: str | None = None
+    colour_confidence: float = 0.0
+    plate: PlateText | None = None
+    quad: np.ndarray | None = None
+    raw_rows: list[str] = field(default_factory=list)
+
+    @property
+    def read(self) -> bool:
+        return self.text is not None
+
+    def to_payload(self) -> dict[str, Any]:
+        """The fields an event payload carries (JSON-ready)."""
+        return {
+            "plate": self.text,
+            "plate_confidence": round(self.confidence, 3),
+            "plate_candidates": [{"text": c.text, "confidence": round(c.confidence, 3)} for c in self.candidates],
+            "plate_colour": self.colour,
+            "plate_province": self.plate.province.current if self.plate else None,
+            "plate_province_code": self.plate.province.code if self.plate else None,
+        }
+
+
+class PlateReader(Protocol):
+    """The plate stage's interface: one core method."""
+
+    def read(self, crop: np.ndarray) -> PlateReading: ...
+
+
+class RapidOCRPlateReaderConfig(ConfigModel):
+    """Config of the RapidOCR (PaddleOCR ONNX) plate reader."""
+
+    type: Literal["rapidocr"] = "rapidocr"
+    min_confidence: float = Field(
+        0.5, ge=0.0, le=1.0, description="a plate whose best reading scores less is reported unread"
+    )
+    top_k: int = Field(5, ge=1, le=20, description="how many candidate readings to keep")
+    det_side: int = Field(
+        480, ge=160, le=1600, description="longer side (px) of the crop as the text detector sees it"
+    )
+    det_box_thresh: float = Field(0.5, ge=0.05, le=0.95, description="text detector's box score threshold")
+    threads: int = Field(1, ge=1, le=16, description="ONNX Runtime intra-op threads per model")
+    allow_deletion: bool = Field(
+        True, description="let the grammar drop one spurious character per row (a border or bolt read as '1')"
+    )
+
+
+PlateReaderConfig = Annotated[Union[RapidOCRPlateReaderConfig], Field(discriminator="type")]
+_CONFIG_ADAPTER: TypeAdapter[RapidOCRPlateReaderConfig] = TypeAdapter(PlateReaderConfig)
+
+
+def _validate_crop(crop: Any) -> np.ndarray:
+    if not isinstance(crop, np.ndarray) or crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8:
+        got = f"{type(crop).__name__} {getattr(crop, 'shape', '')} {getattr(crop, 'dtype', '')}".strip()
+        raise PlateCropError(f"plate reader needs an HxWx3 uint8 BGR crop, got {got}")
+    if min(crop.shape[:2]) < MIN_CROP_SIDE:
+        raise PlateCropError(f"crop {crop.shape[1]}x{crop.shape[0]} is smaller than {MIN_CROP_SIDE} px")
+    return crop
+
+
+@dataclass
+class _Hypothesis:
+    lines: list[int]  # indices into the line images, top row first
+    quad: np.ndarray  # plate outline in crop coordinates
+
+
+def _union_quad(quads: Sequence[np.ndarray]) -> np.ndarray:
+    pts = np.concatenate(quads).astype(np.float32)
+    box = cv2.boxPoints(cv2.minAreaRect(pts))
+    # order tl, tr, br, bl
+    s, d = box.sum(axis=1), np.diff(box, axis=1).ravel()
+    return np.array([box[s.argmin()], box[d.argmin()], box[s.argmax()], box[d.argmax()]], np.float32)
+
+
+def _split_rows(quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top and bottom halves of a quad (a two-row plate that the detector saw as one block)."""
+    tl, tr, br, bl = quad
+    ml, mr = (tl + bl) / 2, (tr + br) / 2
+    return np.array([tl, tr, mr, ml], np.float32), np.array([ml, mr, br, bl], np.float32)
+
+
+def _hypotheses(lines: list[Line]) -> tuple[list[np.ndarray], list[_Hypothesis]]:
+    """Quads to recognise, and which of them form each plate hypothesis."""
+    quads: list[np.ndarray] = [ln.quad for ln in lines]
+    hyps: list[_Hypothesis] = []
+    for i, ln in enumerate(lines):
+        hyps.append(_Hypothesis([i], ln.quad))
+        if ln.height > 0.45 * ln.width:  # squat block: maybe both rows of a motorbike plate
+            top, bottom = _split_rows(ln.quad)
+            quads += [top, bottom]
+            hyps.append(_Hypothesis([len(quads) - 2, len(quads) - 1], ln.quad))
+    for i, a in enumerate(lines):
+        ax0, ay0, ax1, ay1 = a.box
+        for j, b in enumerate(lines):
+            if i == j:
+                continue
+            bx0, by0, bx1, by1 = b.box
+            h = (a.height + b.height) / 2
+            overlap_x = min(ax1, bx1) - max(ax0, bx0)
+            overlap_y = min(ay1, by1) - max(ay0, by0)
+            stacked = (
+                (ay0 + ay1) < (by0 + by1)
+                and overlap_x > 0.5 * min(a.width, b.width)
+                and by0 - ay1 < 0.8 * h
+                and 0.6 < a.height / max(b.height, 1) < 1.6
+            )
+            if stacked:
+                hyps.append(_Hypothesis([i, j], _union_quad([a.quad, b.quad])))
+            side_by_side = ax0 < bx0 and overlap_y > 0.6 * min(a.height, b.height) and bx0 - ax1 < 1.5 * h
+            if side_by_side:
+                quads.append(_union_quad([a.quad, b.quad]))
+                hyps.append(_Hypothesis([len(quads) - 1], quads[-1]))
+    return quads, hyps
+
+
+def _strip_separators(chars: list[CharChoices]) -> list[CharChoices]:
+    return [c for c in chars if c and c[0][0] not in "-."]
+
+
+class RapidOCRPlateReader:
+    """Plate reader on RapidOCR's PaddleOCR ONNX models (no download: they ship in the wheel).
+
+    Example::
+
+        >>> reader = RapidOCRPlateReader(RapidOCRPlateReaderConfig(min_confidence=0.6))
+        >>> reading = reader.read(crop)                     # doctest: +SKIP
+        >>> [(c.text, c.confidence) for c in reading.candidates][:2]   # doctest: +SKIP
+        [('51F-123.45', 0.97), ('51F-128.45', 0.02)]
+    """
+
+    def __init__(self, config: RapidOCRPlateReaderConfig | None = None, *, models: PaddleOCRModels | None = None):
+        self.config = config or RapidOCRPlateReaderConfig()
+        self.models = models or PaddleOCRModels(threads=self.config.threads, det_box_thresh=self.config.det_box_thresh)
+
+    def read(self, crop: np.ndarray) -> PlateReading:
+        """Find and read the plate in ``crop`` (BGR uint8)."""
+        crop = _validate_crop(crop)
+        lines = self.models.detect(crop, side=self.config.det_side)
+        if not lines:
+            return PlateReading(text=None, confidence=0.0)
+        quads, hyps = _hypotheses(lines)
+        rows = self.models.recognise([self.models.rectify(crop, q) for q in quads])
+        raw = ["".join(c[0][0] for c in r) for r in rows]
+        best: dict[str, tuple[PlateText, float, _Hypothesis]] = {}
+        for hyp in hyps:
+            chars = [_strip_separators(rows[i]) for i in hyp.lines]
+            for plate, score in correct_rows(chars, top_k=self.config.top_k, allow_deletion=self.config.allow_deletion):
+                if score > best.get(plate.text, (None, -1.0, None))[1]:
+                    best[plate.text] = (plate, score, hyp)
+        ranked = sorted(best.values(), key=lambda v: -v[1])[: self.config.top_k]
+        candidates = [PlateCandidate(p.text, round(s, 4)) for p, s, _h in ranked]
+        if not ranked:
+            return PlateReading(text=None, confidence=0.0, raw_rows=raw)
+        plate, score, hyp = ranked[0]
+        colour, colour_conf = classify_colour(self._plate_image(crop, hyp.quad))
+        accepted = score >= self.config.min_confidence
+        return PlateReading(
+            text=plate.text if accepted else None,
+            confidence=score,
+            candidates=candidates,
+            colour=colour,
+            colour_confidence=colour_conf,
+            plate=plate if accepted else None,
+            quad=hyp.quad,
+            raw_rows=[raw[i] for i in hyp.lines],
+        )
+
+    @staticmethod
+    def _plate_image(crop: np.ndarray, quad: np.ndarray) -> np.ndarray:
+        """The plate around its text lines: the text quad grown by a margin, straightened."""
+        q = np.asarray(quad, np.float32)
+        centre = q.mean(axis=0)
+        q = centre + (q - centre) * 1.15
+        w = int(max(8, np.linalg.norm(q[1] - q[0])))
+        h = int(max(8, np.linalg.norm(q[3] - q[0])))
+        dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+        return cv2.warpPerspective(crop, cv2.getPerspectiveTransform(q, dst), (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def build_plate_reader(config: RapidOCRPlateReaderConfig | dict[str, Any] | None = None) -> PlateReader:
+    """A plate reader from its config (a model or a plain dict with a ``type`` key)."""
+    if config is None:
+        config = RapidOCRPlateReaderConfig()
+    elif isinstance(config, dict):
+        config = _CONFIG_ADAPTER.validate_python(config)
+    if isinstance(config, RapidOCRPlateReaderConfig):
+        return RapidOCRPlateReader(config)
+    raise TypeError(f"no plate reader for config {type(config).__name__}")
+
+
+def read_track(reader: PlateReader, crops: Sequence[np.ndarray], *, k: int = 3, min_confidence: float = 0.5) -> PlateReading:
+    """Read the ``k`` best crops of one track and vote: each text scores its mean confidence over the k reads.
+
+    A plate read well in one frame and missed in the others still needs the
+    others' support to pass ``min_confidence``, so one lucky misread does not win.
+    """
+    if not crops:
+        return PlateReading(text=None, confidence=0.0)
+    chosen = best_frames(crops, k=k)
+    readings = [reader.read(crops[i]) for i in chosen]
+    votes: dict[str, float] = {}
+    for r in readings:
+        for c in r.candidates:
+            votes[c.text] = votes.get(c.text, 0.0) + c.confidence / len(readings)
+    if not votes:
+        return PlateReading(text=None, confidence=0.0)
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    text, conf = ranked[0]
+    source = max((r for r in readings if any(c.text == text for c in r.candidates)), key=lambda r: r.confidence)
+    accepted = conf >= min_confidence
+    return PlateReading(
+        text=text if accepted else None,
+        confidence=round(conf, 4),
+        candidates=[PlateCandidate(t, round(c, 4)) for t, c in ranked],
+        colour=source.colour,
+        colour_confidence=source.colour_confidence,
+        plate=parse_plate(text) if accepted else None,
+        quad=source.quad,
+        raw_rows=source.raw_rows,
+    )
