@@ -74,6 +74,7 @@ _STRINGS: Final[dict[str, tuple[str, str]]] = {
     "wall.no_cameras": ("Chưa có camera", "No cameras"),
     "wall.no_kpi": ("Chưa có chỉ số", "No indicators yet"),
     "wall.no_meetings": ("Không có cuộc họp", "No meetings"),
+    "wall.participants": ("{n} điểm cầu", "{n} sites"),
     "wall.acknowledged_by": ("Đã xử lý: {by}", "Acknowledged: {by}"),
     # camera tiles
     "camera.online": ("Trực tuyến", "Online"),

@@ -73,7 +73,7 @@
     if (Array.isArray(ev.evidence) && ev.evidence.length) {
       for (const item of ev.evidence.slice(0, 3)) {
         if (item && /^[0-9a-f]{64}$/.test(item.sha256 || "")) {
-          details.append(el("a", { href: "/api/v1/evidence/" + item.sha256, text: "📎 " + (item.kind || "evidence") }));
+          details.append(el("a", { href: "/api/v1/evidence/" + item.sha256, text: "[" + (item.kind || "evidence") + "]" }));
         }
       }
     }

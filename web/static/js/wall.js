@@ -149,7 +149,8 @@
     const node = el("div", { className: "cam", dataset: { camera: cam.id } },
       parts.placeholder, parts.img,
       el("div", { className: "cam-top" }, parts.name, parts.status),
-      el("div", { className: "cam-bottom" }, parts.seen, parts.detector, parts.fps));
+      parts.detector,
+      el("div", { className: "cam-bottom" }, parts.seen, parts.fps));
     parts.img.addEventListener("error", () => {
       // No preview (no edge preview, or the edge is unreachable): show the placeholder
       // and try again later rather than hammering the proxy.
@@ -202,6 +203,7 @@
     const all = state.cameras.size;
     const on = [...state.cameras.values()].filter((c) => c.data.status === "online").length;
     $("cameras-summary").textContent = all ? t("wall.cameras_summary", { on, all }) : "";
+    $("cameras").dataset.layout = all <= 6 ? "2" : all <= 12 ? "3" : "4";
     const empty = $("cameras-empty");
     empty.textContent = t("wall.no_cameras");
     empty.classList.toggle("hidden", all > 0);
@@ -292,7 +294,7 @@
     const list = $("meetings");
     clear(list);
     for (const m of items.slice(0, 6)) {
-      const who = [m.unit_name || m.unit, m.participants !== undefined ? "👥 " + (Array.isArray(m.participants) ? m.participants.length : m.participants) : null]
+      const who = [m.unit_name || m.unit, m.participants !== undefined ? t("wall.participants", { n: Array.isArray(m.participants) ? m.participants.length : m.participants }) : null]
         .filter((x) => x !== null && x !== undefined && x !== "").join(" · ");
       list.append(el("li", { dataset: { meeting: String(m.id || "") } }, String(m.title || m.name || m.id || ""), el("small", { text: who })));
     }
