@@ -21,10 +21,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from ioc.api.deps import SESSION_COOKIE, PageUser
-from web import TEMPLATES_DIR
+from ioc.api.templating import templates
 from web.i18n import COOKIE_NAME, LANGS, Lang, catalog_json, keys, normalize_lang, pick_lang, script_json, t
 
 router = APIRouter(tags=["pages"])
@@ -42,7 +41,6 @@ _FILTER_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
     "unit": re.compile(r"^[A-Za-z0-9_.:-]{1,64}$"),
 }
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 _KNOWN_KEYS: Final[frozenset[str]] = frozenset(keys())
 # The catalogue is fixed at import, so each language's JSON is built once.
 _CATALOG_JSON: Final[dict[str, str]] = {lang: catalog_json(lang) for lang in LANGS}
