@@ -1,0 +1,104 @@
+"""A video test signal that survives lossy coding: a flat colour and a 24-bit barcode.
+
+Simulated endpoints publish it, receivers read it back after decoding, so a test can
+say *whose* video arrived (the colour), that it moves (the counter), and how late it is
+(the barcode carries the send time in milliseconds, modulo 2^24).
+
+Example::
+
+    track = PatternTrack(colour=(200, 30, 30), fps=25)
+    frame = await track.recv()
+    colour, value = read_pattern(frame.to_ndarray(format="rgb24"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamTrack
+
+BITS = 24
+CLOCK = 90_000
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds modulo 2^24 (what the barcode carries)."""
+    return int(time.time() * 1000) % (1 << BITS)
+
+
+def age_ms(stamp: int) -> int:
+    """Milliseconds since `stamp` (a `now_ms()` value), handling the wrap."""
+    return (now_ms() - stamp) % (1 << BITS)
+
+
+def render_pattern(width: int, height: int, colour: tuple[int, int, int], value: int) -> np.ndarray:
+    """An RGB frame: `colour` everywhere, `value` as black/white blocks along the top."""
+    img = np.empty((height, width, 3), dtype=np.uint8)
+    img[:] = colour
+    block = max(4, width // (BITS + 2))
+    top = block // 2
+    img[: top + block + block // 2, :] = (128, 128, 128)
+    for bit in range(BITS):
+        on = (value >> (BITS - 1 - bit)) & 1
+        x = block + bit * block
+        img[top : top + block, x : x + block] = 255 if on else 0
+    return img
+
+
+def read_pattern(img: np.ndarray) -> tuple[tuple[int, int, int], int]:
+    """(mean colour of the lower half, barcode value) of a decoded RGB frame."""
+    height, width = img.shape[:2]
+    block = max(4, width // (BITS + 2))
+    top = block // 2
+    value = 0
+    for bit in range(BITS):
+        x = block + bit * block
+        cy, cx = top + block // 2, x + block // 2
+        patch = img[cy - block // 4 : cy + block // 4 + 1, cx - block // 4 : cx + block // 4 + 1]
+        value = (value << 1) | int(patch.mean() > 128)
+    lower = img[height // 2 :, :].reshape(-1, 3).mean(axis=0)
+    return (int(lower[0]), int(lower[1]), int(lower[2])), value
+
+
+def colour_close(a: tuple[int, int, int], b: tuple[int, int, int], tol: int = 40) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
+class PatternTrack(MediaStreamTrack):
+    """A live video track of `render_pattern` frames stamped with the send time.
+
+    Example::
+
+        RelayClient(url, token, publish=lambda: [(None, PatternTrack((0, 160, 0)))])
+    """
+
+    kind = "video"
+
+    def __init__(self, colour: tuple[int, int, int], *, width: int = 640, height: int = 360, fps: int = 25) -> None:
+        super().__init__()
+        self.colour = colour
+        self.width, self.height, self.fps = width, height, fps
+        self.frames = 0
+        self._start: float | None = None
+
+    def set_colour(self, colour: tuple[int, int, int]) -> None:
+        self.colour = colour
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self.frames / self.fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        frame = av.VideoFrame.from_ndarray(
+            render_pattern(self.width, self.height, self.colour, now_ms()), format="rgb24"
+        )
+        frame.pts = int(self.frames * CLOCK / self.fps)
+        frame.time_base = fractions.Fraction(1, CLOCK)
+        self.frames += 1
+        return frame
