@@ -1,0 +1,136 @@
+"""One detector session shared by every camera pipeline, batching frames that arrive together.
+
+A model session per camera would multiply memory and fight over two cores; one session
+with a queue in front lets frames from several cameras go through one ``detect_batch``
+call when they are ready at the same moment (a frame waits at most ``max_wait_ms`` for
+company). Per-camera state (the motion gate's background model) stays in the camera's
+pipeline: `SharedDetector` is the per-camera face of the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+
+from analytics.detections import Detections
+from analytics.detectors import Detector
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class DetectorService:
+    """Runs ``detector`` in its own thread for frames submitted from many threads.
+
+    Example::
+
+        service = DetectorService(YoloxDetector(cfg), max_batch=4, max_wait_ms=5).start()
+        dets = service.detect(frame)          # from any camera thread; blocks until done
+        service.stop()
+    """
+
+    def __init__(self, detector: Detector, max_batch: int = 4, max_wait_ms: float = 5.0) -> None:
+        self.detector = detector
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_ms / 1000.0
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.frames = 0
+        self.batches = 0
+        self._run_ms: deque[float] = deque(maxlen=100)
+
+    def start(self) -> "DetectorService":
+        """Start the inference thread; returns self."""
+        self._thread = threading.Thread(target=self._run, name=f"detector-{self.detector.kind}", daemon=True)
+        self._thread.start()
+        return self
+
+    def detect(self, frame: np.ndarray, timeout: float | None = 30.0) -> Detections:
+        """Detections for ``frame``; raises what the detector raised."""
+        future: Future[Detections] = Future()
+        self._queue.put((frame, future))
+        return future.result(timeout)
+
+    @property
+    def run_ms(self) -> float:
+        """Mean model time per frame over the last 100 batches (ms)."""
+        return sum(self._run_ms) / len(self._run_ms) if self._run_ms else 0.0
+
+    @property
+    def mean_batch(self) -> float:
+        """Frames per detector call so far."""
+        return self.frames / self.batches if self.batches else 0.0
+
+    def stop(self) -> None:
+        """Finish queued frames, stop the thread and close the detector."""
+        self._queue.put(_STOP)
+        if self._thread is not None:
+            self._thread.join(30)
+        self.detector.close()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            deadline = time.monotonic() + self.max_wait_s
+            stop_after = False
+            while len(batch) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                try:
+                    nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop_after = True
+                    break
+                batch.append(nxt)
+            self._process(batch)
+            if stop_after:
+                return
+
+    def _process(self, batch: list[tuple[np.ndarray, Future[Detections]]]) -> None:
+        started = time.perf_counter()
+        try:
+            results = self.detector.detect_batch([frame for frame, _ in batch])
+        except Exception as exc:  # hand the error to every waiting camera; keep serving
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        self._run_ms.append((time.perf_counter() - started) * 1000 / len(batch))
+        self.frames += len(batch)
+        self.batches += 1
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+
+class SharedDetector(Detector):
+    """A camera's handle on a `DetectorService`: a `Detector` whose model runs in the service.
+
+    Example::
+
+        per_camera = GatedDetector(SharedDetector(service), gate_config)  # gate state per camera
+    """
+
+    def __init__(self, service: DetectorService) -> None:
+        self.service = service
+        self.kind = service.detector.kind
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        return self.service.detect(frame)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.service.detector.info
+
+    def close(self) -> None:
+        """Nothing: the service owns the session."""

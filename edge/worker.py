@@ -1,0 +1,187 @@
+"""The edge worker: every camera's pipeline, one shared detector session per model, the
+outbox and its delivery loop, heartbeats and the preview server.
+
+Example::
+
+    site, problems = load_site(Path("site.yaml"), strict=False)
+    worker = EdgeWorker(site, problems)
+    worker.start()
+    ...
+    worker.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any, Callable
+
+from analytics.detectors import Detector, MotionConfig, MotionGateConfig, YoloxConfig, build_detector
+from analytics.detectors.motion import GatedDetector
+from analytics.exceptions import AnalyticsError
+from edge.batching import DetectorService, SharedDetector
+from edge.config import CameraConfig, SiteConfig, SiteProblems
+from edge.delivery import Delivery
+from edge.exceptions import OutboxError
+from edge.heartbeat import Heartbeat
+from edge.hub import HubClient
+from edge.outbox import EvidenceFile, Outbox
+from edge.pipeline import CameraPipeline
+from ioc.common import Event, Severity
+from video import MjpegServer
+
+log = logging.getLogger(__name__)
+
+
+class EdgeWorker:
+    """All of one site's cameras, from frames to delivered events.
+
+    ``on_event`` (optional) is called with every `Event` after the outbox stored it
+    (tests and the demo use it to watch the worker).
+    """
+
+    def __init__(self, site: SiteConfig, problems: SiteProblems | None = None,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.site = site
+        self.problems = problems or SiteProblems()
+        self.on_event = on_event
+        site.edge.data_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(site.edge.data_dir / "outbox.sqlite", site.edge.id)
+        self.hub = HubClient(site.hub.url, site.hub.token, site.hub.timeout_s)
+        d = site.delivery
+        self.delivery = Delivery(self.outbox, self.hub, batch_size=d.batch_size, live_window_s=d.live_window_s,
+                                 backoff_initial_s=d.backoff_initial_s, backoff_max_s=d.backoff_max_s)
+        self.preview: MjpegServer | None = None
+        self.preview_url: str | None = None
+        self.services: dict[str, DetectorService] = {}
+        self.pipelines: dict[str, CameraPipeline] = {}
+        self.failed: dict[str, str] = {}  # camera id -> why it is not running
+        self.emit_errors = 0
+        self._emit_lock = threading.Lock()
+        self.heartbeat = Heartbeat(self.hub, [self._declaration(c) for c in site.cameras], self.heartbeat_body,
+                                   interval_s=site.hub.heartbeat_s)
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the preview server, build detectors, start every camera, delivery and heartbeats."""
+        for name, messages in self.problems.cameras.items():
+            for message in messages:
+                log.error("camera %s left out: %s", name, message)
+        if self.site.preview.enabled:
+            cfg = self.site.preview
+            self.preview = MjpegServer(cfg.host, cfg.port).start()
+            self.preview_url = cfg.public_url or self.preview.url
+        for camera in self.site.cameras:
+            if not camera.enabled:
+                continue
+            try:
+                detector = self._detector_for(camera)
+            except (AnalyticsError, OSError, ValueError) as exc:
+                reason = f"detector cannot start: {exc}"
+                self.failed[camera.id] = reason
+                log.error("camera %s not started: %s", camera.id, reason)
+                self.emit(camera, "camera.offline", "warning", datetime.now().astimezone(), {"reason": reason}, [])
+                continue
+            self.pipelines[camera.id] = CameraPipeline(camera, detector, self, self.preview, self.site.preview)
+        for pipe in self.pipelines.values():
+            pipe.start()
+        self.delivery.start()
+        self.heartbeat.start()
+        self._started = True
+        log.info("edge %s started: %d camera(s) running, %d failed, %d left out by config; preview %s",
+                 self.site.edge.id, len(self.pipelines), len(self.failed), len(self.problems.cameras),
+                 self.preview_url or "off")
+
+    def stop(self) -> None:
+        """Stop cameras first (their last events reach the outbox), then the rest."""
+        for pipe in self.pipelines.values():
+            pipe.stop()
+        self.heartbeat.stop()
+        self.delivery.stop()
+        for service in self.services.values():
+            service.stop()
+        if self.preview is not None:
+            self.preview.stop()
+        self.hub.close()
+        self.outbox.close()
+        self._started = False
+        log.info("edge %s stopped", self.site.edge.id)
+
+    def wait_cameras(self, timeout: float | None = None) -> bool:
+        """Wait until every pipeline has ended (files that do not loop); True when all did."""
+        for pipe in self.pipelines.values():
+            pipe.join(timeout)
+        return not any(p.alive for p in self.pipelines.values())
+
+    # -- EventSink ---------------------------------------------------------------------
+
+    def emit(self, camera: CameraConfig, type: str, severity: Severity, ts: datetime,
+             payload: dict[str, Any], files: list[EvidenceFile]) -> Event | None:
+        """Store one event (and its files) in the outbox; None (logged) when that fails."""
+        try:
+            event = self.outbox.add_event(camera=camera.id, unit=camera.unit, type=type, severity=severity,
+                                          ts=ts, payload=payload, files=files)
+        except OutboxError as exc:
+            with self._emit_lock:
+                self.emit_errors += 1
+            log.error("event %s of %s NOT stored: %s", type, camera.id, exc)
+            return None
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("on_event observer failed")
+        return event
+
+    # -- heartbeat -------------------------------------------------------------------------
+
+    def heartbeat_body(self) -> dict[str, Any]:
+        """The heartbeat as the hub's contract has it (``ts`` added when sent)."""
+        cameras = []
+        for camera in self.site.cameras:
+            pipe = self.pipelines.get(camera.id)
+            cameras.append({
+                "id": camera.id,
+                "status": pipe.status if pipe is not None else "offline",
+                "fps": round(pipe.detect_fps, 2) if pipe else 0.0,
+                "dropped": pipe.stats.missed if pipe else 0,
+                "latency_ms": round(pipe.latency_ms, 1) if pipe else 0.0,
+            })
+        return {"detector": self.detector_info(), "preview_url": self.preview_url,
+                "outbox_depth": self.outbox.depth(), "cameras": cameras}
+
+    def detector_info(self) -> dict[str, Any]:
+        """``{"kind": "yolox", "model": "yolox_nano.onnx"}`` when any camera runs a model, else motion."""
+        for service in self.services.values():
+            return dict(service.detector.info)
+        return {"kind": "motion", "model": None}
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _detector_for(self, camera: CameraConfig) -> Detector:
+        config = self.site.detector_for(camera)
+        if isinstance(config, MotionConfig):
+            # Background subtraction keeps a model of *this* view: one per camera, never shared.
+            return build_detector(config)
+        assert isinstance(config, YoloxConfig)
+        # The gate also keeps per-view state, so it wraps this camera's handle on the
+        # shared session instead of sitting inside the session.
+        shared_cfg = config.model_copy(update={"gate": MotionGateConfig(enabled=False)})
+        key = shared_cfg.model_dump_json()
+        service = self.services.get(key)
+        if service is None:
+            batching = self.site.batching
+            service = DetectorService(build_detector(shared_cfg), batching.max_batch, batching.max_wait_ms).start()
+            self.services[key] = service
+        detector: Detector = SharedDetector(service)
+        if config.gate.enabled:
+            detector = GatedDetector(detector, config.gate)
+        return detector
+
+    @staticmethod
+    def _declaration(camera: CameraConfig) -> dict[str, Any]:
+        return {"id": camera.id, "name": camera.name or camera.id, "unit": camera.unit,
+                "lat": camera.lat, "lon": camera.lon}
