@@ -1,0 +1,140 @@
+"""Model files the edge may run: a known list by SHA-256, installed under ``{data_dir}/models``.
+
+Weights are not shipped in git. ``ioc models install PATH`` accepts a file only when its
+SHA-256 is one of `KNOWN_MODELS`; ``ioc models fetch NAME`` downloads the official
+release and applies the same check before anything is installed. Files are written to
+a temporary name and renamed, so a half-downloaded model is never picked up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from edge.exceptions import ModelError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model the edge knows: its name, file name, SHA-256 and official download URL."""
+
+    name: str
+    filename: str
+    sha256: str
+    url: str
+    size_hint: str = ""
+
+
+KNOWN_MODELS: dict[str, ModelSpec] = {
+    "yolox-nano": ModelSpec(
+        name="yolox-nano",
+        filename="yolox_nano.onnx",
+        sha256="e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd",
+        url="https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/yolox_nano.onnx",
+        size_hint="3.7 MB",
+    ),
+}
+
+
+def data_dir() -> Path:
+    """``IOC_DATA_DIR`` (default ``var``), the same folder the hub's settings use."""
+    return Path(os.environ.get("IOC_DATA_DIR", "var"))
+
+
+def models_dir(base: Path | None = None) -> Path:
+    """Where installed models live: ``{data_dir}/models``."""
+    return (base or data_dir()) / "models"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def spec_for_hash(sha256: str) -> ModelSpec | None:
+    """The known model with this SHA-256, if any."""
+    return next((m for m in KNOWN_MODELS.values() if m.sha256 == sha256), None)
+
+
+def install(path: Path, base: Path | None = None) -> Path:
+    """Check ``path`` against the known list and copy it into the models folder; returns the target.
+
+    Example::
+
+        install(Path("~/Downloads/yolox_nano.onnx").expanduser())  # -> var/models/yolox_nano.onnx
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    digest = sha256_file(path)
+    spec = spec_for_hash(digest)
+    if spec is None:
+        known = ", ".join(f"{m.name} ({m.sha256[:12]}...)" for m in KNOWN_MODELS.values())
+        raise ModelError(f"{path}: SHA-256 {digest} is not a known model (known: {known}); nothing installed")
+    target = models_dir(base) / spec.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".install-", delete=False) as tmp:
+        with open(path, "rb") as src:
+            shutil.copyfileobj(src, tmp)
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.replace(tmp.name, target)
+    return target
+
+
+def fetch(name: str, base: Path | None = None, url: str | None = None, timeout_s: float = 60.0) -> Path:
+    """Download a known model (from its official URL, or ``url``), check it and install it.
+
+    Example::
+
+        fetch("yolox-nano")  # downloads, checks e8af0749..., installs var/models/yolox_nano.onnx
+    """
+    spec = KNOWN_MODELS.get(name)
+    if spec is None:
+        raise ModelError(f"unknown model {name!r}; known: {', '.join(sorted(KNOWN_MODELS))}")
+    source = url or spec.url
+    target_dir = models_dir(base)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    tmp = tempfile.NamedTemporaryFile(dir=target_dir, prefix=".fetch-", delete=False)
+    try:
+        with tmp:
+            try:
+                with httpx.stream("GET", source, follow_redirects=True, timeout=timeout_s) as response:
+                    if response.status_code != 200:
+                        raise ModelError(f"{source}: HTTP {response.status_code}; nothing installed")
+                    for chunk in response.iter_bytes(1 << 16):
+                        digest.update(chunk)
+                        tmp.write(chunk)
+            except httpx.HTTPError as exc:
+                raise ModelError(f"{source}: download failed: {exc}; nothing installed") from exc
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        if digest.hexdigest() != spec.sha256:
+            raise ModelError(f"{source}: SHA-256 {digest.hexdigest()} does not match {spec.name}'s "
+                             f"{spec.sha256}; nothing installed")
+        target = target_dir / spec.filename
+        os.replace(tmp.name, target)
+        return target
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+
+
+def installed(name: str, base: Path | None = None) -> Path | None:
+    """The installed file of a known model when present (not re-hashed: install checked it)."""
+    spec = KNOWN_MODELS.get(name)
+    if spec is None:
+        return None
+    path = models_dir(base) / spec.filename
+    return path if path.is_file() else None
