@@ -66,6 +66,7 @@ class RelayClient:
         reconnect: bool = True,
         reconnect_max_s: float = 5.0,
         name: str = "client",
+        room: str | None = None,
     ) -> None:
         self.url = url
         self._token = token
@@ -81,6 +82,7 @@ class RelayClient:
         self.reconnect = reconnect
         self.reconnect_max_s = reconnect_max_s
         self.name = name
+        self.room = room
         self.you: dict[str, Any] | None = None
         self.state: dict[str, Any] | None = None
         self.slots: list[dict[str, Any]] = []
@@ -164,7 +166,10 @@ class RelayClient:
     async def _session(self) -> None:
         async with websockets.connect(self.url, open_timeout=5, max_size=2**21, ping_interval=5, ping_timeout=5) as ws:
             self._ws = ws
-            await ws.send(json.dumps({"type": "join", "token": self.token()}))
+            join: dict[str, Any] = {"type": "join", "token": self.token()}
+            if self.room is not None:
+                join["room"] = self.room
+            await ws.send(json.dumps(join))
             await self._await_joined(ws)
             await self._negotiate(ws)
             async for raw in ws:

@@ -36,6 +36,7 @@ class Join(_Msg):
 
     type: Literal["join"]
     token: str = Field(min_length=1, max_length=4096)
+    room: Id | None = None
 
 
 class Offer(_Msg):

@@ -208,7 +208,7 @@ class Relay:
             msg = parse_message(raw, max_bytes=self.config.max_message_bytes)
             if not isinstance(msg, Join):
                 raise SignallingError("the first message must be a join", code="join_first")
-            claims = verify_join_token(msg.token, secret=self.secret)
+            claims = verify_join_token(msg.token, room=msg.room, secret=self.secret)
             if claims.room in self.ended_rooms:
                 raise ConferencingError(f"meeting {claims.room} has ended", code="room_ended")
             room = self.room(claims.room)
