@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import numpy as np
@@ -88,6 +88,7 @@ class CameraPipeline:
         self._last_preview = 0.0
         self._last_clip: tuple[float, EvidenceFile] | None = None
         self.last_result: SceneResult | None = None
+        self._scene_ts: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -164,7 +165,13 @@ class CameraPipeline:
     def _analyse(self, frame: Frame) -> None:
         image = frame.image
         detections = self.detector.detect(image)
-        result = self.scene.process(image, frame.mono, detections)
+        # The scene works in UTC epoch seconds (rule schedules are wall-clock times); a clock
+        # stepped back by NTP must not make time run backwards for the tracker.
+        ts = frame.ts.timestamp()
+        if self._scene_ts is not None and ts <= self._scene_ts:
+            ts = self._scene_ts + 1e-3
+        self._scene_ts = ts
+        result = self.scene.process(image, ts, detections)
         self.last_result = result
         self.stats.processed += 1
         for hit in result.hits:
@@ -177,11 +184,7 @@ class CameraPipeline:
             self._publish_preview(image, result)
 
     def _emit_hit(self, hit: RuleHit, frame: Frame | None) -> None:
-        if frame is not None:
-            ts = frame.ts - timedelta(seconds=frame.mono - hit.ts)
-        else:  # flushed aggregates at the end of a file
-            last = self.stream.last_frame_mono or hit.ts
-            ts = datetime.now(timezone.utc) - timedelta(seconds=max(0.0, last - hit.ts))
+        ts = datetime.fromtimestamp(hit.ts, timezone.utc)
         files = self._evidence(hit, frame) if frame is not None else []
         self.sink.emit(self.camera, hit.type, hit.severity, ts, hit.event_payload(), files)
         self.stats.events += 1
