@@ -1,9 +1,11 @@
-"""Plate colour from the background's hue: white (private), yellow (commercial), blue (state), red (army).
+"""Plate colour from the background: white (private), yellow (commercial), blue (state), red (army).
 
-The plate's own pixels split into two groups by Otsu's threshold: lettering and
-background. The background is the larger group. Its median hue, saturation and
-value decide the family; the lettering must be on the expected side (dark on
-white and yellow, light on blue and red), otherwise the confidence drops.
+Plate lettering is either black (on white and yellow plates) or white (on blue
+and red plates): never saturated. So the saturated pixels of a plate image are
+its background, and their hue names the family; when too few pixels are
+saturated the plate is white. Measured on generated plates, this beat an
+Otsu split into lettering and background, which failed on the bold white
+lettering of blue plates (it can cover half of a tight text box).
 
 Example::
 
@@ -21,42 +23,30 @@ import numpy as np
 from analytics.plates.exceptions import PlateCropError
 
 # OpenCV hue is 0..179
-_YELLOW = (12, 42)
-_BLUE = (90, 135)
-_MIN_SATURATION = 80
+_HUES: dict[str, tuple[tuple[int, int], ...]] = {
+    "yellow": ((12, 42),),
+    "blue": ((90, 135),),
+    "red": ((0, 9), (166, 179)),
+}
+MIN_SATURATION = 80
+MIN_VALUE = 50
+MIN_SHARE = 0.2
+"""A hue family must cover this share of the plate image to name its colour."""
 
 
 def classify_colour(plate: np.ndarray) -> tuple[str, float]:
     """``(colour, confidence)`` of a plate image (BGR): colour in white, yellow, blue, red."""
     if not isinstance(plate, np.ndarray) or plate.ndim != 3 or plate.shape[2] != 3 or plate.size == 0:
         raise PlateCropError("plate image must be a non-empty HxWx3 BGR array")
-    gray = cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY)
-    _t, mask = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    bright = mask > 0
-    background = bright if bright.mean() >= 0.5 else ~bright
-    bg_is_bright = bool(bright.mean() >= 0.5)
-    hsv = cv2.cvtColor(plate, cv2.COLOR_BGR2HSV)[background]
-    if len(hsv) == 0:
-        return "white", 0.0
-    h = float(np.median(hsv[:, 0]))
-    s = float(np.median(hsv[:, 1]))
-    share = float(background.mean())  # how clearly the background dominates: 0.5 .. 1
-    if s < _MIN_SATURATION:
-        colour, expect_bright = "white", True
-        strength = 1.0 - s / _MIN_SATURATION
-    elif _YELLOW[0] <= h <= _YELLOW[1]:
-        colour, expect_bright = "yellow", True
-        strength = min(1.0, (s - _MIN_SATURATION) / 80 + 0.5)
-    elif _BLUE[0] <= h <= _BLUE[1]:
-        colour, expect_bright = "blue", False
-        strength = min(1.0, (s - _MIN_SATURATION) / 80 + 0.5)
-    elif h < 10 or h > 165:
-        colour, expect_bright = "red", False
-        strength = min(1.0, (s - _MIN_SATURATION) / 80 + 0.5)
-    else:  # saturated but an odd hue (green cast, dusk light): most plates are white
-        colour, expect_bright = "white", True
-        strength = 0.2
-    confidence = strength * min(1.0, (share - 0.5) * 4 + 0.5)
-    if bg_is_bright != expect_bright:
-        confidence *= 0.5
-    return colour, round(float(confidence), 3)
+    hsv = cv2.cvtColor(plate, cv2.COLOR_BGR2HSV)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    saturated = (s >= MIN_SATURATION) & (v >= MIN_VALUE)
+    shares = {
+        name: float((saturated & np.logical_or.reduce([(h >= lo) & (h <= hi) for lo, hi in ranges])).mean())
+        for name, ranges in _HUES.items()
+    }
+    name, share = max(shares.items(), key=lambda kv: kv[1])
+    if share >= MIN_SHARE:
+        return name, round(min(1.0, share / 0.5), 3)
+    whitish = float(((s < MIN_SATURATION) & (v >= 100)).mean())
+    return "white", round(min(1.0, whitish / 0.4) * (1.0 - share / MIN_SHARE), 3)

@@ -60,19 +60,25 @@ SPECIAL_SERIES: dict[str, str] = {
     "MK": "máy kéo (tractors)",
 }
 
-# Position-based look-alikes, used when the recogniser gives no probability to the wanted class.
-TO_DIGIT: dict[str, str] = {
-    "O": "0", "D": "0", "Q": "0", "U": "0", "C": "0",
-    "I": "1", "L": "1", "J": "1", "T": "1",
-    "Z": "2", "S": "5", "B": "8", "G": "6", "A": "4", "E": "8", "Y": "7",
+SPECIAL_LETTERS = "".join(sorted(set("".join(SPECIAL_SERIES))))
+
+# Position-based look-alikes: (replacement, weight). The recogniser's probability for a
+# character of the wrong class counts towards its look-alike times the weight: strong
+# pairs (same shape in plate lettering) nearly fully, weak pairs a little.
+TO_DIGIT: dict[str, tuple[str, float]] = {
+    "O": ("0", 0.8), "D": ("0", 0.7), "Q": ("0", 0.5), "U": ("0", 0.3), "C": ("0", 0.3),
+    "I": ("1", 0.8), "L": ("1", 0.5), "J": ("1", 0.3), "T": ("1", 0.4),
+    "Z": ("2", 0.7), "S": ("5", 0.7), "B": ("8", 0.7), "G": ("6", 0.7), "A": ("4", 0.4),
+    "E": ("8", 0.3), "Y": ("7", 0.3),
 }
-TO_LETTER: dict[str, str] = {
-    "0": "D", "1": "T", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B", "3": "B",
+TO_LETTER: dict[str, tuple[str, float]] = {
+    "0": ("D", 0.7), "1": ("T", 0.4), "2": ("Z", 0.7), "4": ("A", 0.4), "5": ("S", 0.7),
+    "6": ("G", 0.7), "7": ("T", 0.3), "8": ("B", 0.7), "3": ("B", 0.3),
     # letters never used in a series, read where a series letter belongs
-    "O": "D", "Q": "D", "W": "V",
+    "O": ("D", 0.7), "Q": ("D", 0.5), "W": ("V", 0.5), "I": ("T", 0.3), "J": ("U", 0.3),
 }
-LOOKALIKE_PENALTY = 0.3
-"""A character taken from the look-alike table scores this fraction of the recogniser's probability."""
+EDGE_DELETION_PRIOR = 0.7
+"""Score kept when the first or last character of a row is dropped (plate borders read as '1')."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,7 @@ def _violation(template: Template, chars: str) -> str | None:
     series = chars[template.series_slice]
     classes = "".join(template.rows)[template.series_slice]
     for ch, cls in zip(series, classes):
-        if cls in "LS" and ch not in SERIES_LETTERS:
+        if cls == "L" and ch not in SERIES_LETTERS:
             return f"series letter {ch} is not used on plates"
         if cls == "D" and ch == "0":
             return "series digit 0 is not used"
@@ -264,16 +270,17 @@ def normalise(text: str) -> str:
 def _position_choices(choices: CharChoices, cls: str, lookalikes: bool) -> list[tuple[str, float]]:
     """Alternatives of the wanted class at one position, best first (at most 3)."""
     want_digit = cls == "D"
+    allowed = DIGITS if want_digit else SPECIAL_LETTERS if cls == "S" else SERIES_LETTERS
+    table = TO_DIGIT if want_digit else TO_LETTER
     out: dict[str, float] = {}
     for ch, p in choices:
-        ok = ch in DIGITS if want_digit else ch in SERIES_LETTERS
-        if ok and p > out.get(ch, 0.0):
-            out[ch] = p
-        elif lookalikes and not ok:
-            mapped = (TO_DIGIT if want_digit else TO_LETTER).get(ch)
-            if mapped is not None and p * LOOKALIKE_PENALTY > out.get(mapped, 0.0):
-                out[mapped] = p * LOOKALIKE_PENALTY
-    return sorted(out.items(), key=lambda kv: -kv[1])[:3]
+        if ch in allowed:
+            out[ch] = out.get(ch, 0.0) + p
+        elif lookalikes and ch in table:
+            mapped, weight = table[ch]
+            if mapped in allowed:
+                out[mapped] = out.get(mapped, 0.0) + p * weight
+    return sorted(((c, min(1.0, p)) for c, p in out.items()), key=lambda kv: -kv[1])[:3]
 
 
 def _kbest(template: Template, flat: list[CharChoices], lookalikes: bool, k: int, prior: float) -> list[tuple[PlateText, float]]:
@@ -313,7 +320,8 @@ def _with_one_deletion(row: list[CharChoices]) -> list[tuple[list[CharChoices], 
     out: list[tuple[list[CharChoices], float]] = [(row, 1.0)]
     for i, ch in enumerate(row):
         top = ch[0][1] if ch else 0.0
-        out.append((row[:i] + row[i + 1 :], max(1.0 - top, 0.0)))
+        prior = EDGE_DELETION_PRIOR if i in (0, len(row) - 1) else max(1.0 - top, 0.0)
+        out.append((row[:i] + row[i + 1 :], prior))
     return out
 
 
@@ -323,13 +331,15 @@ def correct_rows(
     top_k: int = 5,
     lookalikes: bool = True,
     allow_deletion: bool = False,
+    layout: Layout | None = None,
 ) -> list[tuple[PlateText, float]]:
     """Grammar-constrained correction: the ``top_k`` valid plates for the recognised rows, best first.
 
     ``rows`` holds, per printed row, per character, the recogniser's alternatives.
     The score of a plate is the product of its characters' probabilities (look-alike
     substitutions and deleted characters are penalised), so it reads as a confidence.
-    One row is also tried as a two-row plate split at each template's row length.
+    Without ``layout``, one row is also tried as a two-row plate split at each
+    template's row length; with it, only formats of that layout are tried.
     """
     rows = [list(r) for r in rows if len(r)]
     if not rows or len(rows) > 2:
@@ -347,6 +357,8 @@ def correct_rows(
         lengths = tuple(len(r) for r in variant)
         flat = [c for r in variant for c in r]
         for template in TEMPLATES:
+            if layout is not None and template.layout != layout:
+                continue
             shape = tuple(len(r) for r in template.rows)
             if len(variant) == 1:
                 if len(flat) != template.length:

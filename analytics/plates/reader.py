@@ -209,7 +209,9 @@ class RapidOCRPlateReader:
         best: dict[str, tuple[PlateText, float, _Hypothesis]] = {}
         for hyp in hyps:
             chars = [_strip_separators(rows[i]) for i in hyp.lines]
-            for plate, score in correct_rows(chars, top_k=self.config.top_k, allow_deletion=self.config.allow_deletion):
+            layout = "one_row" if len(chars) == 1 else "two_row"
+            found = correct_rows(chars, top_k=self.config.top_k, allow_deletion=self.config.allow_deletion, layout=layout)
+            for plate, score in found:
                 if score > best.get(plate.text, (None, -1.0, None))[1]:
                     best[plate.text] = (plate, score, hyp)
         ranked = sorted(best.values(), key=lambda v: -v[1])[: self.config.top_k]
@@ -235,7 +237,7 @@ class RapidOCRPlateReader:
         """The plate around its text lines: the text quad grown by a margin, straightened."""
         q = np.asarray(quad, np.float32)
         centre = q.mean(axis=0)
-        q = centre + (q - centre) * 1.15
+        q = (centre + (q - centre) * [1.1, 1.35]).astype(np.float32)  # text box to plate: a bit wider, much taller
         w = int(max(8, np.linalg.norm(q[1] - q[0])))
         h = int(max(8, np.linalg.norm(q[3] - q[0])))
         dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
