@@ -102,3 +102,64 @@ class PatternTrack(MediaStreamTrack):
         frame.time_base = fractions.Fraction(1, CLOCK)
         self.frames += 1
         return frame
+
+
+def encode_pattern(
+    codec: str, *, frames: int = 50, width: int = 640, height: int = 360, fps: int = 25,
+    colour: tuple[int, int, int] = (40, 90, 200), gop: int = 25, bitrate: int = 600_000,
+) -> list[bytes]:
+    """Encode `frames` pattern frames (barcode = frame index) once, as VP8 or H.264 (Annex B)."""
+    name = {"vp8": "libvpx", "h264": "libx264"}[codec.lower()]
+    ctx = av.CodecContext.create(name, "w")
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
+    ctx.time_base = fractions.Fraction(1, fps)
+    ctx.framerate = fractions.Fraction(fps, 1)
+    ctx.bit_rate = bitrate
+    ctx.gop_size = gop
+    if name == "libvpx":
+        ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "auto-alt-ref": "0"}
+    else:
+        ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline"}
+    out: list[bytes] = []
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(render_pattern(width, height, colour, i), format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        out.extend(bytes(p) for p in ctx.encode(frame))
+    out.extend(bytes(p) for p in ctx.encode(None))
+    return out[:frames]
+
+
+class EncodedPatternTrack(MediaStreamTrack):
+    """Sends pre-encoded frames (`encode_pattern`) in a loop: a publisher that costs no encoding.
+
+    `sent[i]` is the wall-clock time frame index `i` was last handed to the sender, so a
+    receiver that reads the barcode (the frame index) can measure end-to-end latency.
+
+    Example::
+
+        track = EncodedPatternTrack(encode_pattern("vp8"), fps=25)
+    """
+
+    kind = "video"
+
+    def __init__(self, packets: list[bytes], *, fps: int = 25) -> None:
+        super().__init__()
+        self.packets = packets
+        self.fps = fps
+        self.count = 0
+        self.sent: dict[int, float] = {}
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self.count / self.fps - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        index = self.count % len(self.packets)
+        packet = av.Packet(self.packets[index])
+        packet.pts = int(self.count * CLOCK / self.fps)
+        packet.time_base = fractions.Fraction(1, CLOCK)
+        self.sent[index] = time.time()
+        self.count += 1
+        return packet
