@@ -1,0 +1,89 @@
+"""The FastAPI app factory of the hub.
+
+The lifespan owns every async resource: it applies pending migrations, opens the
+connection pool and starts the broker, and closes them in reverse order.
+
+Example::
+
+    app = create_app(Settings(database_url="postgresql://postgres@127.0.0.1/ioc", demo=True))
+    uvicorn.run(app, host="127.0.0.1", port=8000)
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import ioc
+import web
+from ioc.api import errors
+from ioc.api.observability import HubMetrics
+from ioc.api.ratelimit import LoginLimiter
+from ioc.broker import Broker, make_broker
+from ioc.db import open_pool, upgrade
+from ioc.exceptions import ConfigError
+from ioc.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Hub routers, always present.
+_ROUTERS = ("auth", "events", "evidence", "cameras", "edges", "metrics", "admin", "ws", "health")
+# Routers of other areas, included when their module exists.
+_OPTIONAL_ROUTERS = ("ioc.api.pages", "ioc.api.review", "ioc.api.meetings")
+
+
+def create_app(settings: Settings | None = None, *, broker: Broker | None = None) -> FastAPI:
+    """Build the hub app. `settings` default to the environment's; `broker` to the one
+    the settings choose (in-memory, or NATS when `nats_url` is set)."""
+    settings = settings or get_settings()
+    if not settings.database_url:
+        raise ConfigError("IOC_DATABASE_URL is not set (or run `ioc demo` for an embedded database)")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            applied = await upgrade(settings.database_url)  # type: ignore[arg-type]
+            if applied:
+                log.info("applied migrations %s", applied)
+        app.state.pool = await open_pool(settings)
+        app.state.broker = broker or make_broker(settings)
+        try:
+            await app.state.broker.start()
+            yield
+        finally:
+            await app.state.broker.close()
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="IOC hub",
+        version=ioc.__version__,
+        description="Events, evidence, live stream and KPIs of the provincial operations centre.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = HubMetrics()
+    app.state.login_limiter = LoginLimiter(attempts=settings.login_attempts, window_s=settings.login_window_s)
+    errors.install(app)
+    for name in _ROUTERS:
+        app.include_router(importlib.import_module(f"ioc.api.{name}").router)
+    for module_name in _OPTIONAL_ROUTERS:
+        module = _optional(module_name)
+        if module is not None:
+            app.include_router(module.router)
+    # check_dir=False: the web area may not have shipped static files yet.
+    app.mount("/static", StaticFiles(directory=str(web.STATIC_DIR), check_dir=False), name="static")
+    return app
+
+
+def _optional(module_name: str) -> object | None:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise

@@ -1,0 +1,95 @@
+"""Edge worker endpoints (edge bearer token): declare cameras, heartbeat, signing key.
+Plus the admin action that lets an edge register a new key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ioc.api.deps import CurrentEdge, Db
+from ioc.api.roles import Admin
+from ioc.broker import LiveMessage
+from ioc.exceptions import PermissionDenied
+from ioc.services import audit, cameras, edges, units
+from ioc.services.cameras import CameraDecl, CameraStatus
+
+router = APIRouter(prefix="/api/v1/edges", tags=["edges"])
+
+
+class CameraDeclaration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cameras: list[CameraDecl] = Field(max_length=500)
+
+
+class Detector(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["yolox", "motion"]
+    model: str | None = Field(None, max_length=200)
+
+
+class Heartbeat(BaseModel):
+    """What an edge reports every few seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    ts: datetime
+    detector: Detector
+    preview_url: str | None = Field(None, max_length=500, pattern=r"^https?://")
+    outbox_depth: int = Field(0, ge=0)
+    cameras: list[CameraStatus] = Field(default_factory=list, max_length=500)
+
+
+class PublicKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    public_key: str = Field(min_length=40, max_length=100, description="base64 of the raw 32-byte Ed25519 key")
+
+
+@router.put("/self/cameras", summary="Declare this edge's cameras (units inside the edge's subtree)")
+async def declare_cameras(body: CameraDeclaration, edge: CurrentEdge, db: Db) -> dict[str, list[str]]:
+    return {"cameras": await cameras.declare(db, edge, body.cameras)}
+
+
+@router.post("/self/heartbeat", summary="Edge heartbeat: camera status, detector, preview address")
+async def heartbeat(body: Heartbeat, request: Request, edge: CurrentEdge, db: Db) -> dict[str, int]:
+    await edges.touch(
+        db, edge.id, detector=body.detector.model_dump(), preview_url=body.preview_url, outbox_depth=body.outbox_depth
+    )
+    changed = await cameras.heartbeat(db, edge, body.cameras)
+    messages = []
+    for cam in changed:
+        scope = await units.ancestors(db, cam["unit"])
+        messages.append(
+            LiveMessage.system(
+                {
+                    "type": "system.camera_status",
+                    "camera": cam["id"],
+                    "unit": cam["unit"],
+                    "status": cam["status"],
+                    "last_seen": cam["last_seen"].isoformat().replace("+00:00", "Z"),
+                    "stats": cam["stats"],
+                    "detector": body.detector.model_dump(),
+                },
+                scope=scope,
+            )
+        )
+    await request.app.state.broker.publish(messages)
+    return {"cameras": len(changed)}
+
+
+@router.put("/self/key", summary="Register this edge's Ed25519 public key (replacing needs an admin)")
+async def put_key(body: PublicKey, edge: CurrentEdge, db: Db) -> dict[str, bool]:
+    changed = await edges.set_key(db, edge.id, body.public_key)
+    if changed:
+        await audit.record(db, f"edge:{edge.id}", "edge.key_register", f"edge:{edge.id}", {})
+    return {"changed": changed}
+
+
+@router.delete("/{edge_id}/key", status_code=204, summary="Forget an edge's key so it can register a new one (admin)")
+async def clear_key(edge_id: str, user: Admin, db: Db) -> None:
+    edge = await edges.get(db, edge_id)
+    if not await units.in_scope(db, user.unit, edge.unit):
+        raise PermissionDenied(f"edge {edge_id!r} is outside your unit")
+    await edges.clear_key(db, edge_id)
+    await audit.record(db, user.username, "edge.key_clear", f"edge:{edge_id}", {})

@@ -1,0 +1,155 @@
+"""Events: edge ingest, search, one event, acknowledge, stats."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict
+
+from ioc.api.deps import CurrentEdge, CurrentUser, Db
+from ioc.api.roles import Acknowledger
+from ioc.broker import LiveMessage
+from ioc.exceptions import InvalidInput, PermissionDenied
+from ioc.services import audit, events, units
+from ioc.services.events import EventFilter, IngestResult
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+
+class EventBatch(BaseModel):
+    """`{"events": [envelope, ...]}`, at most 1,000. Items are validated one by one, so
+    one bad event is rejected with its reason and the others are still stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any]
+
+
+class EventPage(BaseModel):
+    """A page of events, newest first; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class AckResponse(BaseModel):
+    id: str
+    by: str
+    at: datetime
+    changed: bool
+
+
+def _csv(value: str | None, *, max_items: int = 50) -> list[str]:
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    if len(items) > max_items:
+        raise InvalidInput(f"at most {max_items} values in a list filter")
+    return items
+
+
+async def build_filter(
+    db: Any,
+    scope: str,
+    *,
+    unit: str | None,
+    types: str | None,
+    camera: str | None,
+    severity: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    q: str | None = None,
+    acknowledged: bool | None = None,
+) -> EventFilter:
+    """An EventFilter from query parameters; 403 when `unit` lies outside the caller's scope."""
+    if unit is not None and not await units.in_scope(db, scope, unit):
+        raise PermissionDenied(f"unit {unit!r} is outside your unit {scope!r}")
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(f"{name} must carry a time zone, e.g. 2026-11-22T00:00:00Z")
+    severities = _csv(severity)
+    bad = [s for s in severities if s not in ("info", "warning", "critical")]
+    if bad:
+        raise InvalidInput(f"severity must be info, warning or critical (got {bad[0]!r})")
+    return EventFilter(
+        scope=scope, unit=unit, types=_csv(types), cameras=_csv(camera), severities=severities,
+        since=since, until=until, text=q, acknowledged=acknowledged,
+    )
+
+
+@router.post("/events", response_model=IngestResult, summary="Ingest a batch of events (edge bearer token)")
+async def post_events(body: EventBatch, request: Request, edge: CurrentEdge, db: Db) -> IngestResult:
+    state = request.app.state
+    started = time.perf_counter()
+    result = await events.ingest(db, edge, body.events, publish=state.broker.publish)
+    state.metrics.ingest_seconds.observe(time.perf_counter() - started)
+    for name, items in (("accepted", result.accepted), ("duplicate", result.duplicates), ("rejected", result.rejected)):
+        if items:
+            state.metrics.ingested.labels(result=name).inc(len(items))
+    return result
+
+
+@router.get("/events", response_model=EventPage, summary="Search events in your units, newest first")
+async def get_events(
+    user: CurrentUser,
+    db: Db,
+    types: Annotated[str | None, Query(max_length=1000, description="type prefixes, comma-separated")] = None,
+    camera: Annotated[str | None, Query(max_length=2000, description="camera ids, comma-separated")] = None,
+    unit: Annotated[str | None, Query(max_length=64, description="only this unit's subtree")] = None,
+    severity: Annotated[str | None, Query(max_length=100)] = None,
+    since: Annotated[datetime | None, Query(description="ts >= since")] = None,
+    until: Annotated[datetime | None, Query(description="ts < until")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="text in the payload, e.g. a plate")] = None,
+    acknowledged: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> EventPage:
+    flt = await build_filter(
+        db, user.unit, unit=unit, types=types, camera=camera, severity=severity,
+        since=since, until=until, q=q, acknowledged=acknowledged,
+    )
+    items, next_cursor = await events.search(db, flt, limit=limit, cursor=cursor)
+    return EventPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/events/{event_id}", summary="One event in your units")
+async def get_event(event_id: uuid.UUID, user: CurrentUser, db: Db) -> dict[str, Any]:
+    return events.item(await events.get_in_scope(db, event_id, user.unit))
+
+
+@router.post("/events/{event_id}/ack", response_model=AckResponse, summary="Acknowledge an event (pushed to every wall)")
+async def acknowledge(event_id: uuid.UUID, request: Request, user: Acknowledger, db: Db) -> AckResponse:
+    row, changed = await events.acknowledge(db, event_id, user.unit, user.username)
+    if changed:
+        await audit.record(db, user.username, "event.ack", f"event:{event_id}", {"type": row["type"], "unit": row["unit"]})
+        scope = await units.ancestors(db, row["unit"])
+        at = row["ack_at"].astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        message = {"type": "system.acknowledged", "id": str(event_id), "by": user.username, "at": at}
+        await request.app.state.broker.publish([LiveMessage.system(message, scope=scope)])
+    return AckResponse(id=str(event_id), by=row["ack_by"], at=row["ack_at"], changed=changed)
+
+
+@router.get("/stats", summary="Event counts per type and per camera over a window (5-minute buckets)")
+async def get_stats(
+    user: CurrentUser,
+    db: Db,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    window: Annotated[Literal["1h", "24h", "7d", "30d"], Query(description="used when since is absent")] = "24h",
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    scope = user.unit
+    if unit is not None:
+        if not await units.in_scope(db, user.unit, unit):
+            raise PermissionDenied(f"unit {unit!r} is outside your unit {user.unit!r}")
+        scope = unit
+    until = until or datetime.now(timezone.utc)
+    span = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+    since = since or until - span[window]
+    if since.tzinfo is None or until.tzinfo is None:
+        raise InvalidInput("since and until must carry a time zone")
+    if since >= until:
+        raise InvalidInput("since must be before until")
+    return await events.stats(db, scope, since, until)

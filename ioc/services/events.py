@@ -1,0 +1,381 @@
+"""Events: idempotent bulk ingest, search with cursor pagination, resume, acknowledge.
+
+Ingest (DESIGN.md "Storage"): validate each envelope on its own (one bad event does not
+reject the others), COPY the good ones into a per-connection staging table, then one
+`INSERT ... ON CONFLICT DO NOTHING RETURNING` into `event_keys` decides which ids are new.
+Commit and publish happen under one advisory lock, so every hub process commits and
+publishes events in `rx_seq` order: a websocket client that resumes "after rx_seq N"
+can never miss an event that committed late with a smaller number.
+
+Example::
+
+    result = await ingest(conn, edge, [envelope_dict, ...], publish=broker.publish)
+    result.accepted, result.duplicates, result.rejected
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ValidationError
+
+from ioc.broker import LiveMessage
+from ioc.common.envelope import Event
+from ioc.exceptions import BrokerError, InvalidInput, NotFound, TooLarge
+from ioc.services.edges import Edge
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+# Any constant; only has to be the same in every hub process.
+_INGEST_LOCK = 0x10C_E7_01
+
+Publish = Callable[[list[LiveMessage]], Awaitable[None]]
+
+
+class Rejection(BaseModel):
+    """Why one event of a batch was not stored."""
+
+    index: int
+    id: str | None
+    reason: str
+
+
+class IngestResult(BaseModel):
+    """Answer of `POST /api/v1/events`."""
+
+    accepted: list[str] = []
+    duplicates: list[str] = []
+    rejected: list[Rejection] = []
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "event"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def validate_batch(edge: Edge, raw: list[Any]) -> tuple[list[tuple[int, Event]], IngestResult]:
+    """Split a raw batch into valid events (with their index) and rejections/duplicates
+    that need no database (malformed, wrong edge, id repeated inside the batch)."""
+    result = IngestResult()
+    good: list[tuple[int, Event]] = []
+    seen: set[uuid.UUID] = set()
+    for index, item in enumerate(raw):
+        raw_id = item.get("id") if isinstance(item, dict) else None
+        shown_id = str(raw_id)[:64] if raw_id is not None else None
+        if not isinstance(item, dict):
+            result.rejected.append(Rejection(index=index, id=None, reason="event must be a JSON object"))
+            continue
+        try:
+            event = Event.model_validate(item)
+        except ValidationError as exc:
+            result.rejected.append(Rejection(index=index, id=shown_id, reason=_reason(exc)))
+            continue
+        if event.edge != edge.id:
+            reason = f"edge {event.edge!r} does not match the token's edge {edge.id!r}"
+            result.rejected.append(Rejection(index=index, id=str(event.id), reason=reason))
+            continue
+        if event.id in seen:
+            result.duplicates.append(str(event.id))
+            continue
+        seen.add(event.id)
+        good.append((index, event))
+    return good, result
+
+
+async def _camera_checks(
+    conn: AsyncConnection, edge: Edge, good: list[tuple[int, Event]], result: IngestResult
+) -> tuple[list[tuple[int, Event]], dict[str, list[str]]]:
+    cams = sorted({e.camera for _, e in good})
+    cur = await conn.execute(
+        "SELECT c.id, c.unit, c.edge, u.ancestors FROM cameras c JOIN units u ON u.code = c.unit WHERE c.id = ANY(%s)",
+        (cams,),
+    )
+    known = {row["id"]: row for row in await cur.fetchall()}
+    kept: list[tuple[int, Event]] = []
+    scopes: dict[str, list[str]] = {}
+    for index, event in good:
+        cam = known.get(event.camera)
+        if cam is None or cam["edge"] != edge.id:
+            reason = f"camera {event.camera!r} is not declared by edge {edge.id!r} (PUT /api/v1/edges/self/cameras)"
+        elif cam["unit"] != event.unit:
+            reason = f"unit {event.unit!r} is not the unit {cam['unit']!r} of camera {event.camera!r}"
+        else:
+            kept.append((index, event))
+            scopes[event.unit] = cam["ancestors"]
+            continue
+        result.rejected.append(Rejection(index=index, id=str(event.id), reason=reason))
+    return kept, scopes
+
+
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_stage ("
+    " ord integer, id uuid, edge text, seq bigint, camera text, unit text, type text,"
+    " severity text, ts timestamptz, payload jsonb, evidence jsonb) ON COMMIT DELETE ROWS"
+)
+_COPY = "COPY ingest_stage (ord, id, edge, seq, camera, unit, type, severity, ts, payload, evidence) FROM STDIN"
+_INSERT = """
+WITH k AS (
+    INSERT INTO event_keys (id, ts, rx_seq)
+    SELECT id, ts, nextval('event_rx_seq') FROM (SELECT id, ts FROM ingest_stage ORDER BY ord) s
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, rx_seq
+), ins AS (
+    INSERT INTO events (rx_seq, id, edge, seq, camera, unit, type, severity, ts, payload, evidence, complete)
+    SELECT k.rx_seq, s.id, s.edge, s.seq, s.camera, s.unit, s.type, s.severity, s.ts, s.payload, s.evidence,
+           NOT EXISTS (SELECT 1 FROM jsonb_array_elements(s.evidence) r
+                       WHERE NOT EXISTS (SELECT 1 FROM evidence_files f WHERE f.sha256 = r->>'sha256'))
+    FROM ingest_stage s JOIN k ON k.id = s.id
+    RETURNING id, ts, unit, evidence, rx_seq
+), ev AS (
+    INSERT INTO event_evidence (event_id, event_ts, sha256, kind, unit)
+    SELECT ins.id, ins.ts, r->>'sha256', r->>'kind', ins.unit FROM ins, jsonb_array_elements(ins.evidence) r
+    ON CONFLICT DO NOTHING
+)
+SELECT id, rx_seq FROM ins
+"""
+
+
+async def ingest(conn: AsyncConnection, edge: Edge, raw: list[Any], *, publish: Publish) -> IngestResult:
+    """Store a batch from `edge`; publish the new events in receive order."""
+    if len(raw) > MAX_BATCH:
+        raise TooLarge(f"a batch holds at most {MAX_BATCH} events (got {len(raw)}); split it")
+    good, result = validate_batch(edge, raw)
+    if good:
+        good, scopes = await _camera_checks(conn, edge, good, result)
+    if not good:
+        return result
+    await conn.execute("SELECT pg_advisory_lock(%s)", (_INGEST_LOCK,))
+    try:
+        async with conn.transaction():
+            await conn.execute(_STAGE)
+            async with conn.cursor() as cur:
+                async with cur.copy(_COPY) as copy:
+                    for ord_, (_, e) in enumerate(good):
+                        await copy.write_row(
+                            (ord_, e.id, e.edge, e.seq, e.camera, e.unit, e.type, e.severity, e.ts,
+                             Jsonb(e.payload), Jsonb([r.model_dump() for r in e.evidence]))
+                        )
+            cur = await conn.execute(_INSERT)
+            stored = {row["id"]: row["rx_seq"] for row in await cur.fetchall()}
+        messages = [
+            LiveMessage.event(rx=stored[e.id], event=e.to_json_dict(), scope=scopes[e.unit])
+            for _, e in sorted(good, key=lambda pair: stored.get(pair[1].id, 0))
+            if e.id in stored
+        ]
+        try:
+            await publish(messages)
+        except BrokerError as exc:
+            # Stored is what matters to the edge; live clients catch up from the
+            # database when they reconnect with their last id.
+            log.error("stored %d events but could not publish them live: %s", len(messages), exc)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (_INGEST_LOCK,))
+    for _, e in good:
+        (result.accepted if e.id in stored else result.duplicates).append(str(e.id))
+    return result
+
+
+# ---------------------------------------------------------------- reading
+
+
+_COLUMNS = (
+    "e.id, e.edge, e.seq, e.camera, e.unit, e.type, e.severity, e.ts, e.payload, e.evidence,"
+    " e.complete, e.received_at, e.ack_by, e.ack_at, e.rx_seq"
+)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if ts else None
+
+
+def envelope(row: dict[str, Any]) -> dict[str, Any]:
+    """The wire-form envelope of a stored event (exactly the fields of `ioc.common.Event`)."""
+    return {
+        "id": str(row["id"]),
+        "edge": row["edge"],
+        "seq": row["seq"],
+        "camera": row["camera"],
+        "unit": row["unit"],
+        "type": row["type"],
+        "severity": row["severity"],
+        "ts": _iso(row["ts"]),
+        "payload": row["payload"],
+        "evidence": row["evidence"],
+    }
+
+
+def item(row: dict[str, Any]) -> dict[str, Any]:
+    """An event as `GET /api/v1/events` lists it: the envelope plus hub-side state."""
+    return envelope(row) | {
+        "complete": row["complete"],
+        "received_at": _iso(row["received_at"]),
+        "ack_by": row["ack_by"],
+        "ack_at": _iso(row["ack_at"]),
+    }
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass
+class EventFilter:
+    """What a search or a live subscription selects. `scope` is the caller's unit (always
+    enforced); `unit` narrows to a subtree inside it.
+
+    Example::
+
+        EventFilter(scope="01", types=["traffic."], text="59-X1")
+    """
+
+    scope: str
+    unit: str | None = None
+    types: list[str] = field(default_factory=list)
+    cameras: list[str] = field(default_factory=list)
+    severities: list[str] = field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+    acknowledged: bool | None = None
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """SQL conditions (over alias `e`) and their parameters."""
+        clauses = ["e.unit IN (SELECT code FROM units WHERE %(scope)s = ANY(ancestors))"]
+        params: dict[str, Any] = {"scope": self.scope}
+        if self.unit:
+            clauses.append("e.unit IN (SELECT code FROM units WHERE %(unit)s = ANY(ancestors))")
+            params["unit"] = self.unit
+        if self.types:
+            clauses.append("e.type LIKE ANY(%(types)s)")
+            params["types"] = [_like_prefix(t) for t in self.types]
+        if self.cameras:
+            clauses.append("e.camera = ANY(%(cameras)s)")
+            params["cameras"] = self.cameras
+        if self.severities:
+            clauses.append("e.severity = ANY(%(severities)s)")
+            params["severities"] = self.severities
+        if self.since:
+            clauses.append("e.ts >= %(since)s")
+            params["since"] = self.since
+        if self.until:
+            clauses.append("e.ts < %(until)s")
+            params["until"] = self.until
+        if self.text:
+            # Parameters, never string building: SQL-looking text is just text here.
+            clauses.append("e.payload::text ILIKE %(text)s")
+            params["text"] = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        if self.acknowledged is not None:
+            clauses.append("(e.ack_by IS NOT NULL) = %(acked)s")
+            params["acked"] = self.acknowledged
+        return " AND ".join(clauses), params
+
+
+def encode_cursor(ts: datetime, event_id: uuid.UUID) -> str:
+    """An opaque cursor for keyset pagination over (ts, id) descending."""
+    return base64.urlsafe_b64encode(f"{ts.isoformat()}|{event_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Inverse of `encode_cursor`; InvalidInput for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ts, event_id = raw.split("|")
+        return datetime.fromisoformat(ts), uuid.UUID(event_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor is not one this API returned") from exc
+
+
+async def search(
+    conn: AsyncConnection, flt: EventFilter, *, limit: int = 100, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; returns the page and the cursor of the next page (None at the end)."""
+    where, params = flt.where()
+    if cursor:
+        params["cts"], params["cid"] = decode_cursor(cursor)
+        where += " AND (e.ts, e.id) < (%(cts)s, %(cid)s)"
+    params["limit"] = limit + 1
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM events e WHERE {where} ORDER BY e.ts DESC, e.id DESC LIMIT %(limit)s", params
+    )
+    rows = await cur.fetchall()
+    next_cursor = encode_cursor(rows[limit - 1]["ts"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    return [item(r) for r in rows[:limit]], next_cursor
+
+
+async def rx_of(conn: AsyncConnection, event_id: uuid.UUID) -> int | None:
+    """The receive sequence of an event id, or None when the hub never stored it."""
+    cur = await conn.execute("SELECT rx_seq FROM event_keys WHERE id = %s", (event_id,))
+    row = await cur.fetchone()
+    return int(row["rx_seq"]) if row else None
+
+
+async def after(conn: AsyncConnection, flt: EventFilter, rx: int, *, limit: int = 500) -> list[tuple[int, str]]:
+    """Events received after `rx_seq` that match, in receive order: (rx_seq, JSON frame)."""
+    where, params = flt.where()
+    params |= {"rx": rx, "limit": limit}
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM events e WHERE e.rx_seq > %(rx)s AND {where} ORDER BY e.rx_seq LIMIT %(limit)s",
+        params,
+    )
+    return [(r["rx_seq"], json.dumps(envelope(r), separators=(",", ":"))) for r in await cur.fetchall()]
+
+
+async def get_in_scope(conn: AsyncConnection, event_id: uuid.UUID, scope: str) -> dict[str, Any]:
+    """One event the caller may see; NotFound otherwise (no existence leak)."""
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM events e JOIN event_keys k ON k.id = e.id AND k.ts = e.ts"
+        " WHERE e.id = %(id)s AND e.unit IN (SELECT code FROM units WHERE %(scope)s = ANY(ancestors))",
+        {"id": event_id, "scope": scope},
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"event {event_id} not found")
+    return row
+
+
+async def acknowledge(conn: AsyncConnection, event_id: uuid.UUID, scope: str, by: str) -> tuple[dict[str, Any], bool]:
+    """Mark an event acknowledged once; returns (event row, changed now)."""
+    row = await get_in_scope(conn, event_id, scope)
+    if row["ack_by"] is not None:
+        return row, False
+    cur = await conn.execute(
+        f"UPDATE events e SET ack_by = %(by)s, ack_at = now() WHERE e.id = %(id)s AND e.ts = %(ts)s"
+        f" AND e.ack_by IS NULL RETURNING {_COLUMNS}",
+        {"by": by, "id": event_id, "ts": row["ts"]},
+    )
+    updated = await cur.fetchone()
+    if updated is None:  # someone else acknowledged it in between
+        return await get_in_scope(conn, event_id, scope), False
+    return updated, True
+
+
+async def stats(conn: AsyncConnection, scope: str, since: datetime, until: datetime) -> dict[str, Any]:
+    """Event counts per type and per camera over [since, until), in 5-minute buckets."""
+    params = {"scope": scope, "since": since, "until": until}
+    base = (
+        " FROM event_counts_5m c WHERE c.bucket >= date_bin(INTERVAL '5 minutes', %(since)s::timestamptz,"
+        " TIMESTAMPTZ '2000-01-01') AND c.bucket < %(until)s"
+        " AND c.unit IN (SELECT code FROM units WHERE %(scope)s = ANY(ancestors))"
+    )
+    by_type = await (await conn.execute(f"SELECT c.type AS k, sum(c.n)::bigint AS n {base} GROUP BY 1", params)).fetchall()
+    by_cam = await (await conn.execute(f"SELECT c.camera AS k, sum(c.n)::bigint AS n {base} GROUP BY 1", params)).fetchall()
+    return {
+        "since": _iso(since),
+        "until": _iso(until),
+        "total": sum(r["n"] for r in by_type),
+        "by_type": {r["k"]: r["n"] for r in sorted(by_type, key=lambda r: -r["n"])},
+        "by_camera": {r["k"]: r["n"] for r in sorted(by_cam, key=lambda r: -r["n"])},
+    }
