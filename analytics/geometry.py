@@ -66,6 +66,7 @@ class LineConfig(ConfigModel):
     start: Point = Field(description="first end point, frame pixels")
     end: Point = Field(description="second end point, frame pixels")
     min_crossing_px: float = Field(6.0, ge=0.0, le=500.0, description="anchor must get this far past the line to count (anti-jitter)")
+    approach_s: float = Field(1.0, ge=0.0, le=10.0, description="a crossing must agree with the track's motion over this many seconds before it (rejects identity switches)")
     in_name: str = Field("in", min_length=1, max_length=32, description="name of the left-to-right direction")
     out_name: str = Field("out", min_length=1, max_length=32, description="name of the right-to-left direction")
     anchor: Anchor = Field("bottom_center", description="point of the box that crosses")
@@ -176,6 +177,7 @@ class DirectedLine:
 
     config: LineConfig
     _side: dict[int, int] = field(default_factory=dict)
+    _trail: dict[int, list[tuple[float, float]]] = field(default_factory=dict)  # (ts, signed distance), last second
 
     def __post_init__(self) -> None:
         self.name = self.config.name
@@ -207,12 +209,21 @@ class DirectedLine:
             if tid < 0:
                 continue
             d = float(dist[i])
+            trail = self._trail.setdefault(tid, [])
+            # How the track approached the line over the last second, before this step.
+            approach = trail[-1][1] - trail[0][1] if len(trail) >= 2 else 0.0
+            trail.append((ts, d))
+            while trail[0][0] < ts - self.config.approach_s:
+                trail.pop(0)
             side = 1 if d >= thr else -1 if d <= -thr else 0
             if side == 0:
                 continue  # inside the dead band: keep the last confirmed side
             previous = self._side.get(tid)
             self._side[tid] = side
-            if previous is not None and previous != side and inside[i]:
+            # A track that was moving away from the line and then lands on its other
+            # side in one step is an identity switch between two road users, not a crossing.
+            switched = approach * side < -max(thr, 1.0)
+            if previous is not None and previous != side and inside[i] and not switched:
                 direction = self.config.in_name if side > 0 else self.config.out_name
                 box = tuple(float(v) for v in tracks.xyxy[i])
                 out.append(Crossing(self.name, tid, int(tracks.class_id[i]), direction, ts, box))  # type: ignore[arg-type]
@@ -222,3 +233,4 @@ class DirectedLine:
         """Drop state of tracks that ended."""
         for tid in track_ids:
             self._side.pop(tid, None)
+            self._trail.pop(tid, None)

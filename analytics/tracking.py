@@ -31,6 +31,13 @@ class ByteTrackConfig(ConfigModel):
     high_confidence: float = Field(0.5, ge=0.0, le=1.0, description="first-stage (high) vs second-stage (low) association split")
     min_iou: float = Field(0.1, ge=0.0, le=1.0, description="IoU with the predicted box needed to associate")
     min_consecutive: int = Field(2, ge=1, le=30, description="updates before a track gets an id (suppresses one-frame ghosts)")
+    buffer_ratio: float = Field(
+        0.5,
+        ge=0.0,
+        le=2.0,
+        description="grow boxes by this fraction before IoU matching (C-BIoU); 0 = plain IoU. "
+        "At 5 fps a near vehicle moves more than its own height between frames, and plain IoU loses it",
+    )
 
 
 TrackerConfig = ByteTrackConfig
@@ -48,6 +55,7 @@ class Tracker:
 
     def __init__(self, config: ByteTrackConfig | None = None) -> None:
         from trackers import ByteTrackTracker
+        from trackers.utils.iou import BIoU, IoU
 
         self.config = config or ByteTrackConfig()
         self._impl = ByteTrackTracker(
@@ -57,6 +65,7 @@ class Tracker:
             minimum_consecutive_frames=self.config.min_consecutive,
             minimum_iou_threshold=self.config.min_iou,
             high_conf_det_threshold=self.config.high_confidence,
+            iou=BIoU(buffer_ratio=self.config.buffer_ratio) if self.config.buffer_ratio > 0 else IoU(),
         )
 
     def update(self, detections: Detections, ts: float) -> Detections:

@@ -44,6 +44,7 @@ class YoloxConfig(ConfigModel):
     input_size: tuple[int, int] | None = Field(None, description="(height, width) of the model input; None reads it from the model")
     confidence: float = Field(0.3, ge=0.01, le=1.0, description="minimum objectness x class score kept")
     nms_iou: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which same-class boxes are suppressed")
+    agnostic_nms: bool = Field(True, description="one box per object across classes (YOLOX often gives a car and a truck box for one pickup)")
     classes: list[str] = Field(list(ROAD_USERS), min_length=1, description="class names to keep (see analytics.classes)")
     providers: list[str] = Field(
         ["CUDAExecutionProvider", "CPUExecutionProvider"],

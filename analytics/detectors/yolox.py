@@ -1,0 +1,163 @@
+"""YOLOX (Megvii, COCO) through ONNX Runtime.
+
+Pre-processing follows the reference YOLOX demo: letterbox to the model input,
+image at the top-left, pad value 114, BGR 0-255 float, no normalisation. The raw
+output (per anchor: cx, cy, w, h as grid offsets / log sizes, objectness, 80 class
+scores) is decoded with strides 8, 16 and 32, filtered to the configured classes and
+reduced by NMS (`cv2.dnn.NMSBoxes`, across classes by default, else class-wise
+`cv2.dnn.NMSBoxesBatched`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from analytics.classes import class_ids
+from analytics.detections import Detections
+from analytics.detectors.base import Detector, check_frame
+from analytics.detectors.config import YoloxConfig
+from analytics.exceptions import InferenceError, ModelError
+
+log = logging.getLogger(__name__)
+
+STRIDES = (8, 16, 32)
+PAD_VALUE = 114
+
+
+class YoloxDetector(Detector):
+    """YOLOX ONNX model; one session, reused for every frame and camera.
+
+    If the model's batch dimension is dynamic, `detect_batch` runs all frames in one
+    ONNX Runtime call; the published YOLOX-Nano export has batch fixed at 1, so its
+    frames run one after the other (``self.batch_capable`` says which).
+
+    Example::
+
+        det = YoloxDetector(YoloxConfig(model=Path("yolox_nano.onnx"), confidence=0.3))
+        boxes = det.detect(cv2.imread("street.jpg"))
+        det.providers        # ['CPUExecutionProvider'] (CUDA first when available)
+    """
+
+    kind = "yolox"
+
+    def __init__(self, config: YoloxConfig) -> None:
+        import onnxruntime as ort
+
+        self.config = config
+        path = config.model
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        available = ort.get_available_providers()
+        providers = [p for p in config.providers if p in available]
+        if not providers:
+            raise ModelError(f"none of the providers {config.providers} is available here; available: {available}")
+        options = ort.SessionOptions()
+        # The edge shares few cores among decode, several cameras and the hub: one
+        # thread per session by default, so a detector never starves the others.
+        options.intra_op_num_threads = config.intra_op_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
+            raise ModelError(f"cannot load ONNX model {path}: {exc}") from exc
+        self.providers: list[str] = self.session.get_providers()
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        shape = list(inp.shape)
+        if len(shape) != 4 or shape[1] != 3:
+            raise ModelError(f"{path.name}: expected input N x 3 x H x W, got {shape}")
+        self.batch_capable = not isinstance(shape[0], int)
+        fixed_hw = tuple(shape[2:]) if all(isinstance(v, int) for v in shape[2:]) else None
+        if config.input_size is not None and fixed_hw is not None and tuple(config.input_size) != fixed_hw:
+            raise ModelError(f"{path.name} takes {fixed_hw[0]}x{fixed_hw[1]} input; config asks for {config.input_size}")
+        size = fixed_hw or config.input_size or (416, 416)
+        self.input_hw: tuple[int, int] = (int(size[0]), int(size[1]))
+        self._grid, self._stride = self._make_grid(*self.input_hw)
+        outs = self.session.get_outputs()
+        out_shape = outs[0].shape
+        if len(out_shape) != 3 or (isinstance(out_shape[2], int) and out_shape[2] != 85):
+            raise ModelError(f"{path.name}: expected output N x anchors x 85 (COCO YOLOX), got {out_shape}")
+        if isinstance(out_shape[1], int) and out_shape[1] != len(self._grid):
+            raise ModelError(f"{path.name}: {out_shape[1]} anchors, but strides {STRIDES} on {self.input_hw} give {len(self._grid)}")
+        self._keep = np.asarray(class_ids(config.classes), dtype=np.int64)
+        self._canvas = np.full((self.input_hw[0], self.input_hw[1], 3), PAD_VALUE, dtype=np.uint8)
+        log.info("YOLOX %s on %s, input %s, batch %s", path.name, self.providers, self.input_hw, "dynamic" if self.batch_capable else "1")
+
+    @staticmethod
+    def _make_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        grids, strides = [], []
+        for s in STRIDES:
+            hs, ws = h // s, w // s
+            xv, yv = np.meshgrid(np.arange(ws), np.arange(hs))
+            grids.append(np.stack((xv, yv), 2).reshape(-1, 2))
+            strides.append(np.full((hs * ws, 1), s))
+        return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {"kind": self.kind, "model": self.config.model.name}
+
+    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        """The 1x3xHxW float32 input tensor for ``frame`` and the letterbox scale."""
+        check_frame(frame)
+        h, w = frame.shape[:2]
+        ih, iw = self.input_hw
+        r = min(ih / h, iw / w)
+        nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
+        canvas = self._canvas
+        canvas[...] = PAD_VALUE
+        cv2.resize(frame, (nw, nh), dst=canvas[:nh, :nw], interpolation=cv2.INTER_LINEAR)
+        tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32)
+        return tensor, r
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        """Raw model output for an input tensor (N x anchors x 85)."""
+        try:
+            return self.session.run(None, {self.input_name: tensor})[0]
+        except Exception as exc:
+            raise InferenceError(f"ONNX Runtime failed on input {tensor.shape}: {exc}") from exc
+
+    def postprocess(self, raw: np.ndarray, scale: float, frame_hw: tuple[int, int]) -> Detections:
+        """Decode one image's raw output (anchors x 85) into frame-pixel `Detections`."""
+        obj = raw[:, 4]
+        scores_all = raw[:, 5:][:, self._keep] * obj[:, None]
+        best = scores_all.argmax(1)
+        score = scores_all[np.arange(len(best)), best]
+        sel = np.flatnonzero(score >= self.config.confidence)
+        if len(sel) == 0:
+            return Detections.empty()
+        r = raw[sel]
+        stride = self._stride[sel]
+        cxy = (r[:, :2] + self._grid[sel]) * stride
+        wh = np.exp(np.minimum(r[:, 2:4], 10.0)) * stride  # clamp: exp of garbage must not overflow
+        x1y1 = (cxy - wh / 2) / scale
+        boxes_xywh = np.concatenate([x1y1, wh / scale], axis=1)
+        cls = self._keep[best[sel]]
+        score = score[sel]
+        if self.config.agnostic_nms:
+            keep = cv2.dnn.NMSBoxes(boxes_xywh.tolist(), score.tolist(), self.config.confidence, self.config.nms_iou)
+        else:
+            keep = cv2.dnn.NMSBoxesBatched(boxes_xywh.tolist(), score.tolist(), cls.tolist(), self.config.confidence, self.config.nms_iou)
+        keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+        h, w = frame_hw
+        xyxy = np.concatenate([boxes_xywh[keep, :2], boxes_xywh[keep, :2] + boxes_xywh[keep, 2:]], axis=1)
+        np.clip(xyxy, 0, [w, h, w, h], out=xyxy)
+        return Detections(xyxy=xyxy, confidence=score[keep], class_id=cls[keep])
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        tensor, scale = self.preprocess(frame)
+        return self.postprocess(self.run(tensor)[0], scale, frame.shape[:2])
+
+    def detect_batch(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+        if not self.batch_capable or len(frames) <= 1:
+            return [self.detect(f) for f in frames]
+        prepared = [self.preprocess(f) for f in frames]
+        raw = self.run(np.concatenate([t for t, _ in prepared]))
+        return [self.postprocess(raw[i], s, f.shape[:2]) for i, ((_, s), f) in enumerate(zip(prepared, frames, strict=True))]
