@@ -35,7 +35,7 @@ class Join(_Msg):
     """First message of every socket."""
 
     type: Literal["join"]
-    token: str = Field(min_length=1, max_length=4096)
+    token: str | None = Field(None, max_length=4096)
     room: Id | None = None
 
 
