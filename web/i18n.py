@@ -147,11 +147,14 @@ _STRINGS: Final[dict[str, tuple[str, str]]] = {
     "type.camera.online": ("Camera có tín hiệu trở lại", "Camera back online"),
     "type.camera.tampering": ("Camera bị che/xoay", "Camera tampering"),
     "type.system.edge_offline": ("Máy biên mất kết nối", "Edge worker offline"),
-    # well-known KPI series (other series show their own name)
-    "kpi.admin_procedures_on_time": ("Hồ sơ TTHC đúng hạn", "Procedures on time"),
-    "kpi.online_public_services": ("Dịch vụ công trực tuyến", "Online public services"),
-    "kpi.citizen_feedback": ("Phản ánh của người dân", "Citizen feedback"),
-    "kpi.citizen_feedback_open": ("Phản ánh chưa xử lý", "Open citizen feedback"),
+    # well-known KPI series (other series show their own name); suggested names for
+    # the systems that post them: dvc.* public services, feedback.* citizen feedback
+    "kpi.dvc.on_time_rate": ("Hồ sơ TTHC đúng hạn", "Procedures on time"),
+    "kpi.dvc.online_rate": ("Tỷ lệ hồ sơ trực tuyến", "Applications filed online"),
+    "kpi.dvc.online_applications": ("Hồ sơ trực tuyến hôm nay", "Online applications today"),
+    "kpi.feedback.received": ("Phản ánh tiếp nhận", "Citizen feedback received"),
+    "kpi.feedback.open": ("Phản ánh chưa xử lý", "Open citizen feedback"),
+    "kpi.air.aqi": ("Chất lượng không khí (AQI)", "Air quality (AQI)"),
     "kpi.updated": ("Cập nhật {when}", "Updated {when}"),
     # page errors
     "error.forbidden": ("Bạn không có quyền xem trang này", "You may not view this page"),

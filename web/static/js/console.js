@@ -11,7 +11,7 @@
   const $ = (id) => document.getElementById(id);
   const PAGE_SIZE = 50;
   // form field -> API query parameter of GET /api/v1/events
-  const QUERY = page.event_query || { type: "type", camera: "camera", unit: "unit", from: "since", to: "until", q: "q" };
+  const QUERY = { type: "types", camera: "camera", unit: "unit", from: "since", to: "until", q: "q" };
   const rows = new Map(); // event id -> <tr>
   let cursor = null;
   let current = {};       // filters of the list on screen
@@ -41,8 +41,9 @@
   /** Does a live event belong in the list under the current filters? The server
       checks the unit subtree; here an exact unit match is the safe approximation. */
   function matches(ev) {
-    if (current.type && !String(ev.type).startsWith(current.type)) return false;
-    if (current.camera && ev.camera !== current.camera) return false;
+    const list = (v) => String(v || "").split(",").map((x) => x.trim()).filter(Boolean);
+    if (current.type && !list(current.type).some((p) => String(ev.type).startsWith(p))) return false;
+    if (current.camera && !list(current.camera).includes(ev.camera)) return false;
     if (current.unit && ev.unit !== current.unit) return false;
     if (current.from && String(ev.ts) < current.from) return false;
     if (current.to) return false; // a closed time range never grows
@@ -52,8 +53,8 @@
 
   function ackCell(ev) {
     const cell = el("td", { className: "status" });
-    if (ev.acknowledged_at || ev.acknowledged_by) {
-      cell.append(el("span", { className: "ack-badge", text: "✓ " + t("console.acked", { by: ev.acknowledged_by || "—" }) }));
+    if (ev.ack_by) {
+      cell.append(el("span", { className: "ack-badge", text: "✓ " + t("console.acked", { by: ev.ack_by }) }));
       return cell;
     }
     const button = el("button", { className: "btn small", type: "button", text: t("console.ack") });
@@ -85,7 +86,7 @@
       el("td", { text: ev.unit_name || ev.unit || "" }),
       el("td", {}, details),
       ackCell(ev));
-    if (ev.acknowledged_at || ev.acknowledged_by) tr.classList.add("acknowledged");
+    if (ev.ack_by) tr.classList.add("acknowledged");
     return tr;
   }
 
@@ -134,7 +135,7 @@
     button.disabled = true;
     try {
       const body = await api("/api/v1/events/" + encodeURIComponent(id) + "/ack", { method: "POST" });
-      markAcknowledged(id, (body && (body.acknowledged_by || body.by)) || page.user.username);
+      markAcknowledged(id, (body && body.by) || page.user.username);
     } catch (err) {
       button.disabled = false;
       showNotice(t("console.ack_failed", { status: err.status || err.message }));

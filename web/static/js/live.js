@@ -97,7 +97,9 @@
         return;
       }
       this.ws = ws;
+      let opened = false;
       ws.onopen = () => {
+        opened = true;
         this.connectedAt = Date.now();
         this.onState("live", {});
         this._arm();
@@ -131,6 +133,11 @@
           // The hub refused our session (expired or revoked): log in again.
           location.assign(window.IOC.loginUrl());
           return;
+        }
+        if (!opened) {
+          // Refused before the handshake finished (the browser only sees 1006): if the
+          // session is gone, the API answers 401 and api() sends us to the login page.
+          window.IOC.api("/api/v1/auth/me").catch(() => {});
         }
         this._scheduleRetry();
       };

@@ -23,13 +23,18 @@
   };
   // Filters of this display, from the page URL (?types=traffic.,security.&cameras=..&unit=..).
   const filters = page.filters || {};
+  const typePrefixes = (filters.types || "").split(",").filter(Boolean);
+  const wantsType = (type) => !typePrefixes.length || typePrefixes.some((p) => String(type).startsWith(p));
+  // GET /api/v1/events names the camera list `camera`; the websocket names it `cameras`.
+  const eventQuery = { types: filters.types, camera: filters.cameras, unit: filters.unit };
   window.IOC.wall = state; // for debugging from the devtools console
 
   /* ---------------- feed ---------------- */
 
   function eventNode(ev) {
     const sev = severityOf(ev.severity);
-    const where = [ev.camera_name || ev.camera, ev.unit_name || ev.unit].filter(Boolean).join(" · ");
+    const cam = state.cameras.get(ev.camera);
+    const where = [(cam && cam.data.name) || ev.camera, ev.unit].filter(Boolean).join(" · ");
     const detail = el("div", { className: "ev-detail" });
     detail.append(el("span", { className: "sev", dataset: { severity: sev }, text: severityLabel(sev) }));
     for (const [key, value] of payloadPairs(ev.payload, 4)) {
@@ -41,7 +46,7 @@
       el("div", { className: "ev-time", text: fmtTime(ev.ts) }),
       el("div", { className: "ev-where", text: where }),
       detail);
-    if (ev.acknowledged_at || ev.acknowledged_by) markAcknowledged(node, ev.acknowledged_by);
+    if (ev.ack_by) markAcknowledged(node, ev.ack_by);
     return node;
   }
 
@@ -122,8 +127,8 @@
 
   async function loadCounters() {
     state.day = dayStart();
-    const stats = await api(withQuery("/api/v1/stats", { since: state.day.toISOString(), ...filters }));
-    state.counters = countsByType(stats);
+    const stats = await api(withQuery("/api/v1/stats", { since: state.day.toISOString(), unit: filters.unit }));
+    state.counters = new Map([...countsByType(stats)].filter(([type]) => wantsType(type)));
     renderCounters();
   }
 
@@ -240,26 +245,25 @@
   }
 
   async function loadKpis() {
-    const body = await api(withQuery("/api/v1/metrics", { latest: "true" }));
-    const rows = Array.isArray(body) ? body : (body && (body.items || body.series || body.metrics)) || [];
-    const latest = new Map();
-    for (const row of rows) {
-      if (!row || !row.series) continue;
-      const prev = latest.get(row.series);
-      if (!prev || String(row.ts) > String(prev.ts)) latest.set(row.series, row);
-    }
+    const body = await api("/api/v1/metrics/latest");
+    const rows = ((body && body.items) || []).filter((row) => row && row.series);
+    // The API gives the newest sample per (series, unit); name the unit when a series has several.
+    const units = new Map();
+    for (const row of rows) units.set(row.series, (units.get(row.series) || 0) + 1);
+    rows.sort((a, b) => a.series.localeCompare(b.series) || String(a.unit).localeCompare(String(b.unit)));
     const box = $("kpis");
     clear(box);
-    for (const row of [...latest.values()].sort((a, b) => a.series.localeCompare(b.series))) {
+    for (const row of rows) {
       const value = typeof row.value === "number" ? fmtNumber(row.value, 1) : String(row.value);
+      const label = kpiLabel(row.series) + (units.get(row.series) > 1 && row.unit ? " · " + row.unit : "");
       box.append(el("div", { className: "kpi", dataset: { series: row.series } },
-        el("div", { className: "kpi-label", text: kpiLabel(row.series), title: row.series }),
-        el("div", { className: "kpi-value" }, value, row.unit ? el("span", { className: "kpi-unit", text: row.unit }) : null),
+        el("div", { className: "kpi-label", text: label, title: row.series }),
+        el("div", { className: "kpi-value" }, value, row.uom ? el("span", { className: "kpi-unit", text: row.uom }) : null),
         el("div", { className: "kpi-when", text: t("kpi.updated", { when: fmtAgo(row.ts) }) })));
     }
     const empty = $("kpis-empty");
     empty.textContent = t("wall.no_kpi");
-    empty.classList.toggle("hidden", latest.size > 0);
+    empty.classList.toggle("hidden", rows.length > 0);
   }
 
   /* ---------------- optional panels (later features) ---------------- */
@@ -306,7 +310,7 @@
   /* ---------------- events: initial page and live stream ---------------- */
 
   async function loadRecentEvents() {
-    const body = await api(withQuery("/api/v1/events", { limit: 40, ...filters }));
+    const body = await api(withQuery("/api/v1/events", { limit: 40, ...eventQuery }));
     const items = (body && body.items) || [];
     // The API answers newest first; add oldest first so each insert lands on top.
     for (const ev of items.slice().reverse()) addToFeed(ev, false);
@@ -314,7 +318,7 @@
   }
 
   function onEvent(ev) {
-    if (!addToFeed(ev, true)) return;
+    if (!wantsType(ev.type) || !addToFeed(ev, true)) return;
     countEvent(ev);
     if (ev.severity === "critical") state.beeper.alarm();
     if (ev.camera && state.cameras.has(ev.camera) && ev.type === "camera.offline") upsertCamera({ id: ev.camera, status: "offline" });
@@ -362,12 +366,13 @@
       });
     }
     renderCounters();
-    const loads = [loadCounters(), loadCameras(), loadKpis(), loadViolations(), loadMeetings()];
+    const cameras = loadCameras(); // first, so the feed can name cameras
+    const loads = [loadCounters(), loadKpis(), loadViolations(), loadMeetings()];
     let newest = null;
+    try { await cameras; } catch (err) { console.warn("cameras", err); renderCameraSummary(); }
     try { newest = await loadRecentEvents(); } catch (err) { console.warn("events", err); }
     const results = await Promise.allSettled(loads);
     results.filter((r) => r.status === "rejected").forEach((r) => console.warn(r.reason));
-    if (results[1].status === "rejected") renderCameraSummary();
 
     state.stream = new LiveStream({
       params: filters,

@@ -1,0 +1,154 @@
+"""Browser end-to-end fixtures: a real hub process on a fresh PostgreSQL database, seeded
+through the hub's own services and edge API, and headless Chromium driven by Playwright.
+
+Nothing is replaced: the hub is `uvicorn ioc.api.app:create_app` in its own process,
+the browser is the machine's Chromium (`apt-get install chromium`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from bench._hub import HubProcess, Site, declare_cameras, scratch_database, seed_site_blocking
+from ioc.common import new_event_id
+from tests.conftest import require_service
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+]
+USERS = {
+    "operator": ("web_op", "op-password-1", "operator", "79"),
+    "admin": ("web_admin", "admin-password-1", "admin", "79"),
+    "viewer": ("web_viewer", "viewer-password-1", "viewer", "26734"),
+}
+
+
+@dataclass
+class LiveHub:
+    """A running hub with a seeded site; `post_events` sends envelopes as the site's edge."""
+
+    url: str
+    site: Site
+    process: HubProcess
+    _seq: Iterator[int]
+
+    def event(self, type_: str = "traffic.red_light", severity: str = "warning", camera: str | None = None,
+              payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A fresh envelope from the site's edge (new id, next seq, now)."""
+        return {
+            "id": str(new_event_id()),
+            "edge": self.site.edge_id,
+            "seq": next(self._seq),
+            "camera": camera or self.site.cameras[0],
+            "unit": self.site.commune,
+            "type": type_,
+            "severity": severity,
+            "ts": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "payload": payload or {},
+            "evidence": [],
+        }
+
+    def post_events(self, *events: dict[str, Any]) -> dict[str, Any]:
+        """POST /api/v1/events with the edge token; fails the test unless all are accepted."""
+        response = httpx.post(self.url + "/api/v1/events", json={"events": list(events)},
+                              headers={"Authorization": "Bearer " + self.site.edge_token}, timeout=10)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert sorted(body["accepted"]) == sorted(e["id"] for e in events), body
+        return body
+
+
+    def heartbeat(self, statuses: dict[str, str], *, fps: float = 12.5, detector: str = "yolox") -> None:
+        """POST /api/v1/edges/self/heartbeat as the site's edge: {camera id: "online"|"offline"}."""
+        body = {
+            "ts": datetime.now(timezone.utc).isoformat(),
+            "detector": {"kind": detector, "model": "yolox_nano.onnx" if detector == "yolox" else None},
+            "preview_url": None,
+            "outbox_depth": 0,
+            "cameras": [{"id": cam, "status": st, "fps": fps if st == "online" else 0.0, "dropped": 0, "latency_ms": 40.0}
+                        for cam, st in statuses.items()],
+        }
+        response = httpx.post(self.url + "/api/v1/edges/self/heartbeat", json=body,
+                              headers={"Authorization": "Bearer " + self.site.edge_token}, timeout=10)
+        assert response.status_code == 200, response.text
+
+    def post_metrics(self, samples: list[dict[str, Any]]) -> None:
+        """POST /api/v1/metrics as the admin (bearer token from the login API)."""
+        username, password, _, _ = USERS["admin"]
+        login = httpx.post(self.url + "/api/v1/auth/login", json={"username": username, "password": password}, timeout=10)
+        assert login.status_code == 200, login.text
+        response = httpx.post(self.url + "/api/v1/metrics", json={"samples": samples}, timeout=10,
+                              headers={"Authorization": "Bearer " + login.json()["access_token"]})
+        assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    """A hub process on a scratch database with units, three users, an edge and four cameras."""
+    require_service("127.0.0.1", 5432, "PostgreSQL")
+    data_dir = tmp_path_factory.mktemp("hub")
+    with scratch_database("web") as db_url:
+        with HubProcess.start(db_url, data_dir) as hub:
+            site = seed_site_blocking(db_url, cameras=4, users=list(USERS.values()))
+            declare_cameras(hub.url, site)
+            live = LiveHub(url=hub.url, site=site, process=hub, _seq=itertools.count(1))
+            now = datetime.now(timezone.utc).isoformat()
+            live.post_metrics([
+                {"series": "dvc.on_time_rate", "ts": now, "value": 97.3, "unit": "79", "uom": "%"},
+                {"series": "dvc.online_applications", "ts": now, "value": 1532, "unit": "79"},
+                {"series": "feedback.open", "ts": now, "value": 14, "unit": "79"},
+                {"series": "air.aqi", "ts": now, "value": 87, "unit": "760", "uom": "AQI"},
+            ])
+            live.heartbeat({cam: "online" for cam in site.cameras})
+            yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (the Debian package, never a downloaded build)."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium chromium-driver (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def login(browser: Any, hub: LiveHub, role: str, path: str) -> Any:
+    """A new 1920x1080 page, logged in as `role` through the login form, showing `path`."""
+    username, password, _, _ = USERS[role]
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="vi-VN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(hub.url + path)
+    # Not logged in yet: the page sends us to the login form, remembering where we were going.
+    page.wait_for_url("**/login?next=*")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_url(hub.url + path)
+    page.wait_for_selector("body[data-ready='1']", timeout=10_000)
+    page.js_errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def shoot(page: Any, artifacts: Path, name: str) -> Path:
+    """Save a full-viewport screenshot under test-artifacts/."""
+    path = artifacts / name
+    page.screenshot(path=str(path))
+    return path
