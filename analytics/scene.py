@@ -166,6 +166,13 @@ class SceneAnalyzer:
         hits = [hit for rule in self.rules if rule.config.enabled for hit in rule.evaluate(state)]
         return SceneResult(tracks=tracks, hits=hits, crossings=crossings)
 
+    def zone_dwell(self, zone: str) -> dict[int, float]:
+        """Seconds each track now in ``zone`` (or briefly missing, within the grace) has been inside it."""
+        if zone not in self._zone_since:
+            raise KeyError(f"no zone {zone!r}; zones: {sorted(self._zone_since)}")
+        now = self._last_ts if self._last_ts is not None else 0.0
+        return {tid: now - since for tid, since in self._zone_since[zone].items()}
+
     def flush(self) -> list[RuleHit]:
         """Close open aggregates (line counts) at the last timestamp, e.g. when a file ends."""
         if self._last_ts is None:

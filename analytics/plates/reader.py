@@ -4,10 +4,10 @@ The reader is a pluggable stage (DESIGN.md convention 1): its config is a
 discriminated union on ``type``; today the one implementation is ``rapidocr``,
 which runs the PaddleOCR detector and recogniser shipped in RapidOCR's wheel:
 
-1. the text detector finds text lines in the crop (scaled to ``det_side``);
-2. lines are grouped into plate hypotheses: one line (one-row plate), two
-   stacked lines of similar width (two-row plate), two neighbours on one line
-   (a one-row plate split at its dash), a squat line split in two rows;
+1. the text detector finds text lines in the crop (scaled to ``det_side``) and
+   `locate.from_text_lines` groups them into plate hypotheses of one or two
+   rows (``locator="contour"`` uses a morphology finder instead, see `locate`);
+2. hypotheses are kept loose on purpose: the grammar decides which one is a plate;
 3. every line is recognised once, keeping per-character probabilities;
 4. `grammar.correct_rows` turns each hypothesis into valid plates with scores
    (product of character probabilities, look-alikes fixed by position);
@@ -35,7 +35,8 @@ from pydantic import Field, TypeAdapter
 from analytics.plates.colour import classify_colour
 from analytics.plates.exceptions import PlateCropError
 from analytics.plates.grammar import CharChoices, PlateText, correct_rows, parse_plate
-from analytics.plates.ocr import Line, PaddleOCRModels
+from analytics.plates.locate import Hypothesis, find_text_blocks, from_blocks, from_text_lines
+from analytics.plates.ocr import PaddleOCRModels
 from analytics.plates.quality import best_frames
 from ioc.common import ConfigModel
 
@@ -89,147 +90,55 @@ class PlateReading:
 class PlateReader(Protocol):
     """The plate stage's interface: one core method."""
 
-    def read(self, crop: np.ndarray) -> PlateReading: ...
-
-
-class RapidOCRPlateReaderConfig(ConfigModel):
-    """Config of the RapidOCR (PaddleOCR ONNX) plate reader."""
-
-    type: Literal["rapidocr"] = "rapidocr"
-    min_confidence: float = Field(
-        0.5, ge=0.0, le=1.0, description="a plate whose best reading scores less is reported unread"
-    )
-    top_k: int = Field(5, ge=1, le=20, description="how many candidate readings to keep")
-    det_side: int = Field(
-        480, ge=160, le=1600, description="longer side (px) of the crop as the text detector sees it"
-    )
-    det_box_thresh: float = Field(0.5, ge=0.05, le=0.95, description="text detector's box score threshold")
-    threads: int = Field(1, ge=1, le=16, description="ONNX Runtime intra-op threads per model")
-    allow_deletion: bool = Field(
-        True, description="let the grammar drop one spurious character per row (a border or bolt read as '1')"
-    )
-
-
-PlateReaderConfig = Annotated[Union[RapidOCRPlateReaderConfig], Field(discriminator="type")]
-_CONFIG_ADAPTER: TypeAdapter[RapidOCRPlateReaderConfig] = TypeAdapter(PlateReaderConfig)
-
-
-def _validate_crop(crop: Any) -> np.ndarray:
-    if not isinstance(crop, np.ndarray) or crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8:
-        got = f"{type(crop).__name__} {getattr(crop, 'shape', '')} {getattr(crop, 'dtype', '')}".strip()
-        raise PlateCropError(f"plate reader needs an HxWx3 uint8 BGR crop, got {got}")
-    if min(crop.shape[:2]) < MIN_CROP_SIDE:
-        raise PlateCropError(f"crop {crop.shape[1]}x{crop.shape[0]} is smaller than {MIN_CROP_SIDE} px")
-    return crop
-
-
-@dataclass
-class _Hypothesis:
-    lines: list[int]  # indices into the line images, top row first
-    quad: np.ndarray  # plate outline in crop coordinates
-
-
-def _union_quad(quads: Sequence[np.ndarray]) -> np.ndarray:
-    pts = np.concatenate(quads).astype(np.float32)
-    box = cv2.boxPoints(cv2.minAreaRect(pts))
-    # order tl, tr, br, bl
-    s, d = box.sum(axis=1), np.diff(box, axis=1).ravel()
-    return np.array([box[s.argmin()], box[d.argmin()], box[s.argmax()], box[d.argmax()]], np.float32)
-
-
-def _split_rows(quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Top and bottom halves of a quad (a two-row plate that the detector saw as one block)."""
-    tl, tr, br, bl = quad
-    ml, mr = (tl + bl) / 2, (tr + br) / 2
-    return np.array([tl, tr, mr, ml], np.float32), np.array([ml, mr, br, bl], np.float32)
-
-
-def _hypotheses(lines: list[Line]) -> tuple[list[np.ndarray], list[_Hypothesis]]:
-    """Quads to recognise, and which of them form each plate hypothesis."""
-    quads: list[np.ndarray] = [ln.quad for ln in lines]
-    hyps: list[_Hypothesis] = []
-    for i, ln in enumerate(lines):
-        hyps.append(_Hypothesis([i], ln.quad))
-        if ln.height > 0.45 * ln.width:  # squat block: maybe both rows of a motorbike plate
-            top, bottom = _split_rows(ln.quad)
-            quads += [top, bottom]
-            hyps.append(_Hypothesis([len(quads) - 2, len(quads) - 1], ln.quad))
-    for i, a in enumerate(lines):
-        ax0, ay0, ax1, ay1 = a.box
-        for j, b in enumerate(lines):
-            if i == j:
-                continue
-            bx0, by0, bx1, by1 = b.box
-            h = (a.height + b.height) / 2
-            overlap_x = min(ax1, bx1) - max(ax0, bx0)
-            overlap_y = min(ay1, by1) - max(ay0, by0)
-            stacked = (
-                (ay0 + ay1) < (by0 + by1)
-                and overlap_x > 0.5 * min(a.width, b.width)
-                and by0 - ay1 < 0.8 * h
-                and 0.6 < a.height / max(b.height, 1) < 1.6
-            )
-            if stacked:
-                hyps.append(_Hypothesis([i, j], _union_quad([a.quad, b.quad])))
-            side_by_side = ax0 < bx0 and overlap_y > 0.6 * min(a.height, b.height) and bx0 - ax1 < 1.5 * h
-            if side_by_side:
-                quads.append(_union_quad([a.quad, b.quad]))
-                hyps.append(_Hypothesis([len(quads) - 1], quads[-1]))
-    return quads, hyps
-
-
-def _strip_separators(chars: list[CharChoices]) -> list[CharChoices]:
-    return [c for c in chars if c and c[0][0] not in "-."]
-
-
-class RapidOCRPlateReader:
-    """Plate reader on RapidOCR's PaddleOCR ONNX models (no download: they ship in the wheel).
-
-    Example::
-
-        >>> reader = RapidOCRPlateReader(RapidOCRPlateReaderConfig(min_confidence=0.6))
-        >>> reading = reader.read(crop)                     # doctest: +SKIP
-        >>> [(c.text, c.confidence) for c in reading.candidates][:2]   # doctest: +SKIP
-        [('51F-123.45', 0.97), ('51F-128.45', 0.02)]
-    """
-
-    def __init__(self, config: RapidOCRPlateReaderConfig | None = None, *, models: PaddleOCRModels | None = None):
-        self.config = config or RapidOCRPlateReaderConfig()
-        self.models = models or PaddleOCRModels(threads=self.config.threads, det_box_thresh=self.config.det_box_thresh)
-
     def read(self, crop: np.ndarray) -> PlateReading:
         """Find and read the plate in ``crop`` (BGR uint8)."""
         crop = _validate_crop(crop)
-        lines = self.models.detect(crop, side=self.config.det_side)
-        if not lines:
+        if self.config.locator == "text":
+            return self._read(crop, self._text_hypotheses(crop))
+        reading = self._read(crop, from_blocks(crop, find_text_blocks(crop)))
+        if reading.read or self.config.locator == "contour":
+            return reading
+        return self._read(crop, self._text_hypotheses(crop))
+
+    def _text_hypotheses(self, crop: np.ndarray) -> list[Hypothesis]:
+        return from_text_lines(self.models.detect(crop, side=self.config.det_side))
+
+    def _read(self, crop: np.ndarray, hyps: list[Hypothesis]) -> PlateReading:
+        # every distinct row is recognised once, in one batch
+        index: dict[bytes, int] = {}
+        quads: list[np.ndarray] = []
+        for hyp in hyps:
+            for q in hyp.rows:
+                if q.tobytes() not in index:
+                    index[q.tobytes()] = len(quads)
+                    quads.append(q)
+        if not quads:
             return PlateReading(text=None, confidence=0.0)
-        quads, hyps = _hypotheses(lines)
         rows = self.models.recognise([self.models.rectify(crop, q) for q in quads])
         raw = ["".join(c[0][0] for c in r) for r in rows]
-        best: dict[str, tuple[PlateText, float, _Hypothesis]] = {}
+        best: dict[str, tuple[PlateText, float, Hypothesis]] = {}
         for hyp in hyps:
-            chars = [_strip_separators(rows[i]) for i in hyp.lines]
+            chars = [_strip_separators(rows[index[q.tobytes()]]) for q in hyp.rows]
             layout = "one_row" if len(chars) == 1 else "two_row"
             found = correct_rows(chars, top_k=self.config.top_k, allow_deletion=self.config.allow_deletion, layout=layout)
             for plate, score in found:
                 if score > best.get(plate.text, (None, -1.0, None))[1]:
                     best[plate.text] = (plate, score, hyp)
         ranked = sorted(best.values(), key=lambda v: -v[1])[: self.config.top_k]
-        candidates = [PlateCandidate(p.text, round(s, 4)) for p, s, _h in ranked]
         if not ranked:
             return PlateReading(text=None, confidence=0.0, raw_rows=raw)
         plate, score, hyp = ranked[0]
-        colour, colour_conf = classify_colour(self._plate_image(crop, hyp.quad))
+        colour, colour_conf = classify_colour(self._plate_image(crop, hyp.outline))
         accepted = score >= self.config.min_confidence
         return PlateReading(
             text=plate.text if accepted else None,
             confidence=score,
-            candidates=candidates,
+            candidates=[PlateCandidate(p.text, round(s, 4)) for p, s, _h in ranked],
             colour=colour,
             colour_confidence=colour_conf,
             plate=plate if accepted else None,
-            quad=hyp.quad,
-            raw_rows=[raw[i] for i in hyp.lines],
+            quad=hyp.outline,
+            raw_rows=[raw[index[q.tobytes()]] for q in hyp.rows],
         )
 
     @staticmethod
