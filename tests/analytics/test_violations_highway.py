@@ -8,19 +8,13 @@ fire when the configuration (not the video) says the traffic is wrong.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 
 from analytics.detections import Detections
-from analytics.detectors.base import build_detector
-from analytics.detectors.config import YoloxConfig
 from analytics.rules.base import RuleHit
 from analytics.scene import SceneAnalyzer, SceneConfig
 
-FRAME_STEP = 2  # 15 fps of the 30 fps video: what an edge runs the detector at
 # Road-plane calibration measured on the first frame: the right carriageway's yellow edge
 # line and first dashed lane line, at the tops of two consecutive dashes (US standard
 # 40 ft = 12.19 m period); lane width from the dash spacing across (12 ft lanes).
@@ -43,22 +37,9 @@ LINES = [
 
 
 @pytest.fixture(scope="module")
-def highway_detections(shared_data: Path) -> list[tuple[float, Detections]]:
-    """Detections of every 2nd frame, computed once for the module (about 5 s)."""
-    detector = build_detector(YoloxConfig(model=shared_data / "yolox_nano.onnx",
-                                          classes=["car", "truck", "bus", "motorcycle"]))
-    cap = cv2.VideoCapture(str(shared_data / "highway_720p.mp4"))
-    out, index = [], 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if index % FRAME_STEP == 0:
-            out.append((index / 30.0, detector.detect(frame)))
-        index += 1
-    cap.release()
-    assert len(out) == 213
-    return out
+def highway_detections(highway_10fps) -> list[tuple[float, Detections]]:
+    """(ts, detections) of the session-cached 10 fps detections (tests/analytics/conftest.py)."""
+    return [(ts, dets) for _index, ts, dets in highway_10fps.frames]
 
 
 def run(detections: list[tuple[float, Detections]], rules: list[dict]) -> tuple[SceneAnalyzer, list[RuleHit]]:
