@@ -90,6 +90,64 @@ class PlateReading:
 class PlateReader(Protocol):
     """The plate stage's interface: one core method."""
 
+    def read(self, crop: np.ndarray) -> PlateReading: ...
+
+
+class RapidOCRPlateReaderConfig(ConfigModel):
+    """Config of the RapidOCR (PaddleOCR ONNX) plate reader."""
+
+    type: Literal["rapidocr"] = "rapidocr"
+    min_confidence: float = Field(
+        0.5, ge=0.0, le=1.0, description="a plate whose best reading scores less is reported unread"
+    )
+    top_k: int = Field(5, ge=1, le=20, description="how many candidate readings to keep")
+    det_side: int = Field(
+        480, ge=160, le=1600, description="longer side (px) of the crop as the text detector sees it"
+    )
+    det_box_thresh: float = Field(0.5, ge=0.05, le=0.95, description="text detector's box score threshold")
+    threads: int = Field(1, ge=1, le=16, description="ONNX Runtime intra-op threads per model")
+    locator: Literal["text", "contour", "contour_then_text"] = Field(
+        "text",
+        description="how plates are found: PaddleOCR's text detector, a morphology finder, or the finder "
+        "with the detector as fallback when it reads nothing",
+    )
+    allow_deletion: bool = Field(
+        True, description="let the grammar drop one spurious character per row (a border or bolt read as '1')"
+    )
+
+
+PlateReaderConfig = Annotated[Union[RapidOCRPlateReaderConfig], Field(discriminator="type")]
+_CONFIG_ADAPTER: TypeAdapter[RapidOCRPlateReaderConfig] = TypeAdapter(PlateReaderConfig)
+
+
+def _validate_crop(crop: Any) -> np.ndarray:
+    if not isinstance(crop, np.ndarray) or crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8:
+        got = f"{type(crop).__name__} {getattr(crop, 'shape', '')} {getattr(crop, 'dtype', '')}".strip()
+        raise PlateCropError(f"plate reader needs an HxWx3 uint8 BGR crop, got {got}")
+    if min(crop.shape[:2]) < MIN_CROP_SIDE:
+        raise PlateCropError(f"crop {crop.shape[1]}x{crop.shape[0]} is smaller than {MIN_CROP_SIDE} px")
+    return crop
+
+
+def _strip_separators(chars: list[CharChoices]) -> list[CharChoices]:
+    return [c for c in chars if c and c[0][0] not in "-."]
+
+
+class RapidOCRPlateReader:
+    """Plate reader on RapidOCR's PaddleOCR ONNX models (no download: they ship in the wheel).
+
+    Example::
+
+        >>> reader = RapidOCRPlateReader(RapidOCRPlateReaderConfig(min_confidence=0.6))
+        >>> reading = reader.read(crop)                     # doctest: +SKIP
+        >>> [(c.text, c.confidence) for c in reading.candidates][:2]   # doctest: +SKIP
+        [('51F-123.45', 0.97), ('51F-128.45', 0.02)]
+    """
+
+    def __init__(self, config: RapidOCRPlateReaderConfig | None = None, *, models: PaddleOCRModels | None = None):
+        self.config = config or RapidOCRPlateReaderConfig()
+        self.models = models or PaddleOCRModels(threads=self.config.threads, det_box_thresh=self.config.det_box_thresh)
+
     def read(self, crop: np.ndarray) -> PlateReading:
         """Find and read the plate in ``crop`` (BGR uint8)."""
         crop = _validate_crop(crop)
