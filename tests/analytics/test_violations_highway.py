@@ -100,3 +100,27 @@ def test_speeding_limits_per_class(highway_detections) -> None:
 def test_solid_line_must_not_fire_on_real_traffic(highway_detections) -> None:
     _, hits = run(highway_detections, [{"type": "solid_line", "lines": ["yellow_left", "yellow_right"]}])
     assert hits == []
+
+
+ZONES = [{"name": "left_cw_zone", "polygon": LANES[0]["polygon"]}]
+
+
+@pytest.mark.parametrize("forbidden, fires", [(["motorcycle"], False), (["car", "truck", "bus"], True)])
+def test_lane_restriction_on_real_traffic(highway_detections, forbidden: list[str], fires: bool) -> None:
+    """The left carriageway declared a motorbike-only road: its real cars are in a lane not allowed for them."""
+    scene = SceneAnalyzer(SceneConfig.model_validate({"zones": ZONES, "rules": [
+        {"type": "lane_restriction", "zone": "left_cw_zone", "forbidden_classes": forbidden, "min_dwell_s": 1.0}]}))
+    hits = [h for ts, d in highway_detections for h in scene.process(None, ts, d).hits]
+    if not fires:
+        assert hits == []
+        return
+    assert len(hits) >= 3 and len({h.track_id for h in hits}) == len(hits)
+    for h in hits:
+        assert h.type == "traffic.lane_violation" and h.class_name in forbidden
+        assert h.payload["dwell_s"] >= 1.0 and h.payload["travel_px"] >= 40
+
+
+def test_no_stopping_must_not_fire_on_moving_traffic(highway_detections) -> None:
+    scene = SceneAnalyzer(SceneConfig.model_validate({"zones": ZONES, "rules": [
+        {"type": "no_stopping", "zone": "left_cw_zone", "max_stationary_s": 1.0}]}))
+    assert [h for ts, d in highway_detections for h in scene.process(None, ts, d).hits] == []
