@@ -50,7 +50,8 @@ class Delivery:
     """
 
     def __init__(self, outbox: Outbox, hub: HubClient, batch_size: int = 200, live_window_s: float = 10.0,
-                 backoff_initial_s: float = 0.5, backoff_max_s: float = 15.0) -> None:
+                 backoff_initial_s: float = 0.5, backoff_max_s: float = 15.0,
+                 ready: threading.Event | None = None) -> None:
         self.outbox = outbox
         self.hub = hub
         self.batch_size = batch_size
@@ -58,6 +59,9 @@ class Delivery:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stats = DeliveryStats()
+        # The hub rejects events of cameras it has not been told about, so posting waits
+        # until the cameras are declared (set by the heartbeat thread).
+        self.ready = ready
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -135,6 +139,9 @@ class Delivery:
 
     def _run(self) -> None:
         backoff = self.backoff_initial_s
+        while self.ready is not None and not self.ready.is_set():
+            if self._stop.wait(0.2):
+                return
         while not self._stop.is_set():
             try:
                 sent = self.deliver_once()

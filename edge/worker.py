@@ -50,8 +50,11 @@ class EdgeWorker:
         self.outbox = Outbox(site.edge.data_dir / "outbox.sqlite", site.edge.id)
         self.hub = HubClient(site.hub.url, site.hub.token, site.hub.timeout_s)
         d = site.delivery
+        self.heartbeat = Heartbeat(self.hub, [self._declaration(c) for c in site.cameras], self.heartbeat_body,
+                                   interval_s=site.hub.heartbeat_s, backoff_max_s=d.backoff_max_s)
         self.delivery = Delivery(self.outbox, self.hub, batch_size=d.batch_size, live_window_s=d.live_window_s,
-                                 backoff_initial_s=d.backoff_initial_s, backoff_max_s=d.backoff_max_s)
+                                 backoff_initial_s=d.backoff_initial_s, backoff_max_s=d.backoff_max_s,
+                                 ready=self.heartbeat.declared)
         self.preview: MjpegServer | None = None
         self.preview_url: str | None = None
         self.services: dict[str, DetectorService] = {}
@@ -59,8 +62,6 @@ class EdgeWorker:
         self.failed: dict[str, str] = {}  # camera id -> why it is not running
         self.emit_errors = 0
         self._emit_lock = threading.Lock()
-        self.heartbeat = Heartbeat(self.hub, [self._declaration(c) for c in site.cameras], self.heartbeat_body,
-                                   interval_s=site.hub.heartbeat_s)
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------------
