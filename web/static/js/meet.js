@@ -607,6 +607,7 @@
   };
 
   setInterval(watchdog, 5000);
+  window.IOC.startClock($("clock-time"), $("clock-date"));
   if (MEETING.state === "ended") stop("ended");
   else prepareDevices().then(setupShare);
 })();
