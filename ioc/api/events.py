@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from ioc.api.deps import CurrentEdge, CurrentUser, Db
@@ -79,8 +80,13 @@ async def build_filter(
     )
 
 
-@router.post("/events", response_model=IngestResult, summary="Ingest a batch of events (edge bearer token)")
-async def post_events(body: EventBatch, request: Request, edge: CurrentEdge, db: Db) -> IngestResult:
+@router.post(
+    "/events",
+    response_model=IngestResult,
+    summary="Ingest a batch of events (edge bearer token)",
+    responses={422: {"description": "every event was rejected (same body, plus `detail`), or the body is malformed"}},
+)
+async def post_events(body: EventBatch, request: Request, edge: CurrentEdge, db: Db) -> IngestResult | JSONResponse:
     state = request.app.state
     started = time.perf_counter()
     result = await events.ingest(db, edge, body.events, publish=state.broker.publish)
@@ -88,6 +94,10 @@ async def post_events(body: EventBatch, request: Request, edge: CurrentEdge, db:
     for name, items in (("accepted", result.accepted), ("duplicate", result.duplicates), ("rejected", result.rejected)):
         if items:
             state.metrics.ingested.labels(result=name).inc(len(items))
+    if result.rejected and not result.accepted and not result.duplicates:
+        # Nothing usable in the batch: a client error, with the per-event reasons.
+        detail = f"every event was rejected; first: #{result.rejected[0].index}: {result.rejected[0].reason}"
+        return JSONResponse(result.model_dump() | {"detail": detail}, status_code=422)
     return result
 
 
