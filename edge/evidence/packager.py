@@ -81,7 +81,7 @@ class EvidenceRequest:
     """
 
     event_id: uuid.UUID
-    event_seq: int
+    event_seq: int | None
     type: str
     ts: datetime
     mono: float

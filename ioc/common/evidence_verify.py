@@ -116,7 +116,10 @@ class Manifest(_Strict):
     format: Literal["ioc.evidence.manifest/1"] = MANIFEST_FORMAT
     event_id: str = Field(pattern=r"^[0-9a-f-]{36}$", description="id of the event the manifest backs")
     edge: str = Field(pattern=CODE_PATTERN, description="edge worker that signed it")
-    seq: int = Field(ge=0, le=2**62, description="the event's per-edge sequence number")
+    seq: int | None = Field(
+        default=None, ge=0, le=2**62,
+        description="the event's per-edge sequence number, when known at signing time (event_id always links)",
+    )
     manifest_seq: int = Field(ge=1, le=2**62, description="position in this edge's manifest chain, from 1")
     prev_hash: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{64}$", description="hash of manifest manifest_seq-1; null for the first"

@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS evidence_manifests (
     seq         bigint NOT NULL CHECK (seq >= 1),      -- manifest_seq: position in the edge's chain
     prev_hash   text CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
     event_id    uuid NOT NULL,
-    event_seq   bigint NOT NULL,
+    event_seq   bigint,                               -- the event's seq when the edge knew it at signing
     type        text NOT NULL,
     ts          timestamptz NOT NULL,
     files       jsonb NOT NULL,                       -- [{sha256, kind, mime, size}] as signed

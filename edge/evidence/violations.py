@@ -1,0 +1,219 @@
+"""Glue between a camera pipeline and the packager: violation hits in, signed evidence out.
+
+A camera pipeline hands every rule hit to `ViolationEvidence.submit`; violation hits
+(``traffic.*`` with ``clip`` or ``plate`` among their evidence wishes) are held until
+the frame ring has recorded `clip_after_s` more seconds, then `poll` finishes them:
+overview with the rule's geometry, plate close-up, clip, signed manifest. Everything
+else is not a violation and is left to the pipeline's ordinary evidence.
+
+Example (inside the pipeline's analysis loop)::
+
+    violations = ViolationEvidence(data_dir, edge_id, EvidenceConfig(), plate_reader=reader)
+    for hit in result.hits:
+        if not violations.submit(hit, frame, camera_info, scene_config):
+            emit_ordinary(hit)
+    for done in violations.poll(frame.mono, ring):
+        outbox.add_event(id=done.event_id, camera=..., type=done.hit.type, ts=done.ts,
+                         payload=done.payload, files=[EvidenceFile(d, m, k) for d, m, k in done.blobs()])
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from analytics.rules.base import RuleHit
+from analytics.scene import SceneConfig
+from edge.evidence.chain import ManifestChain
+from edge.evidence.exceptions import EvidenceError
+from edge.evidence.keys import EdgeSigningKey
+from edge.evidence.packager import (
+    CameraInfo,
+    ClipSource,
+    EvidenceConfig,
+    EvidencePackage,
+    EvidencePackager,
+    EvidenceRequest,
+    PendingEvidence,
+    PlateEvidence,
+)
+from edge.evidence.render import CYAN, RED, YELLOW, Overlay
+from ioc.common import new_event_id
+
+log = logging.getLogger(__name__)
+
+
+class FrameLike(Protocol):
+    """What is needed of a `video.Frame`."""
+
+    ts: datetime
+    mono: float
+
+    @property
+    def image(self) -> np.ndarray: ...
+
+
+class PlateReaderLike(Protocol):
+    """`analytics.plates.PlateReader`: ``read(crop) -> PlateReading``."""
+
+    def read(self, crop: np.ndarray) -> Any: ...
+
+
+def is_violation(hit: RuleHit) -> bool:
+    """A hit that gets signed evidence: a traffic rule that wishes for a clip or a plate."""
+    return hit.type.startswith("traffic.") and bool({"clip", "plate"} & set(hit.evidence))
+
+
+def overlays_for(hit: RuleHit, scene: SceneConfig) -> list[Overlay]:
+    """The scene geometry a hit's payload names (line, lines, zone, lane), to draw on the overview."""
+    names = {hit.payload.get(k) for k in ("line", "zone", "lane")} | set(hit.payload.get("lines") or [])
+    out: list[Overlay] = []
+    for line in scene.lines:
+        if line.name in names:
+            colour = RED if hit.type == "traffic.red_light" else YELLOW
+            out.append(Overlay(points=(tuple(line.start), tuple(line.end)), label=line.name, colour=colour))
+    for zone in scene.zones:
+        if zone.name in names:
+            out.append(Overlay(points=tuple(map(tuple, zone.polygon)), closed=True, label=zone.name, colour=CYAN))
+    for lane in scene.lanes:
+        if lane.name in names:
+            out.append(Overlay(points=tuple(map(tuple, lane.polygon)), closed=True, label=lane.name, colour=CYAN))
+    return out
+
+
+def caption_lines(hit: RuleHit) -> list[str]:
+    """Figures burned into the overview, in Vietnamese."""
+    p = hit.payload
+    lines = []
+    if "speed_kmh" in p:
+        lines.append(f"Tốc độ: {p['speed_kmh']:.0f} km/h (giới hạn {p['limit_kmh']:g} km/h)")
+    if "signal" in p:
+        state = {"red": "đỏ", "amber": "vàng"}.get(p["signal"], p["signal"])
+        lines.append(f"Đèn {state} {p.get('signal_for_s', 0):.1f} s")
+    if "stationary_s" in p:
+        lines.append(f"Dừng {p['stationary_s']:.0f} s (cho phép {p.get('limit_s', 0):g} s)")
+    if hit.class_name:
+        lines.append(f"Loại xe: {hit.class_name}")
+    return lines
+
+
+def _measurements(hit: RuleHit) -> dict[str, float | int | str | bool | None]:
+    keep = (float, int, str, bool, type(None))
+    return {k: v for k, v in hit.payload.items() if isinstance(v, keep) and not k.startswith("_")}
+
+
+def read_plate(reader: PlateReaderLike, image: np.ndarray, box: tuple[float, float, float, float]) -> PlateEvidence:
+    """Read the plate inside the vehicle box; the plate box is mapped back to frame pixels."""
+    h, w = image.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x2 - x1 < 8 or y2 - y1 < 8:
+        return PlateEvidence(text=None)
+    reading = reader.read(image[y1:y2, x1:x2])
+    plate_box = None
+    quad = getattr(reading, "quad", None)
+    if quad is not None:
+        q = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
+        plate_box = (x1 + q[:, 0].min(), y1 + q[:, 1].min(), x1 + q[:, 0].max(), y1 + q[:, 1].max())
+    return PlateEvidence(
+        text=reading.text, confidence=float(reading.confidence), colour=getattr(reading, "colour", None),
+        candidates=[(c.text, float(c.confidence)) for c in getattr(reading, "candidates", [])],
+        box=plate_box,
+    )
+
+
+@dataclass
+class FinishedViolation:
+    """A violation whose evidence is complete: what the pipeline turns into one event."""
+
+    event_id: uuid.UUID
+    hit: RuleHit
+    ts: datetime
+    package: EvidencePackage
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def blobs(self) -> list[tuple[bytes, str, str]]:
+        """(data, mime, kind) of every file, manifest included, for the outbox."""
+        files = self.package.files + [self.package.manifest_file]
+        return [(f.path.read_bytes(), f.mime, f.kind) for f in files]
+
+
+class ViolationEvidence:
+    """Holds violation hits until their clip can be cut, then packages and signs them.
+
+    Thread-safe: cameras of one edge share one instance, so one key and one chain.
+    """
+
+    def __init__(self, data_dir: Path, edge_id: str, config: EvidenceConfig | None = None,
+                 plate_reader: PlateReaderLike | None = None) -> None:
+        self.config = config or EvidenceConfig()
+        self.key = EdgeSigningKey.load_or_create(Path(data_dir))
+        self.chain = ManifestChain(Path(data_dir), self.key, edge_id)
+        self.packager = EvidencePackager(self.config, self.chain, Path(data_dir) / "evidence" / "files")
+        self.plate_reader = plate_reader
+        self._pending: list[tuple[PendingEvidence, RuleHit, str]] = []  # (pending, hit, camera id)
+        self._lock = threading.Lock()
+
+    def submit(self, hit: RuleHit, frame: FrameLike, camera: CameraInfo, scene: SceneConfig,
+               calibration_id: str | None = None) -> bool:
+        """Start the evidence of a violation hit (images now); False when the hit is no violation."""
+        if not is_violation(hit):
+            return False
+        image = frame.image
+        plate = None
+        if "plate" in hit.evidence and hit.box is not None and self.plate_reader is not None:
+            try:
+                plate = read_plate(self.plate_reader, image, hit.box)
+            except Exception:  # a reader failure must not lose the violation: it goes on unread
+                log.exception("plate reading failed for %s on %s", hit.type, camera.id)
+                plate = PlateEvidence(text=None)
+        ts = datetime.fromtimestamp(hit.ts, timezone.utc) if hit.ts > 1e9 else frame.ts
+        request = EvidenceRequest(
+            event_id=new_event_id(), event_seq=None, type=hit.type, ts=ts, mono=frame.mono, camera=camera,
+            frame=image, box=hit.box, overlays=overlays_for(hit, scene), plate=plate,
+            calibration_id=calibration_id or hit.payload.get("calibration_id"),
+            measurements=_measurements(hit), caption_lines=caption_lines(hit),
+        )
+        pending = self.packager.prepare(request)
+        with self._lock:
+            self._pending.append((pending, hit, camera.id))
+        return True
+
+    def poll(self, now_mono: float, rings: ClipSource | dict[str, ClipSource] | None,
+             *, force: bool = False) -> list[FinishedViolation]:
+        """Finish every violation whose clip time has passed (all of them with ``force``).
+
+        ``rings`` is one frame ring, or rings by camera id (one edge, several cameras).
+        """
+        with self._lock:
+            due = [p for p in self._pending if force or p[0].clip_due_mono <= now_mono]
+            self._pending = [p for p in self._pending if p not in due]
+        done = []
+        for pending, hit, camera_id in due:
+            ring = rings.get(camera_id) if isinstance(rings, dict) else rings
+            try:
+                package = self.packager.finish(pending, ring)
+            except EvidenceError:
+                log.exception("evidence of %s on %s could not be packaged", hit.type, camera_id)
+                continue
+            payload = hit.event_payload()
+            plate = pending.request.plate
+            if plate is not None:
+                payload.update({"plate": plate.text, "plate_confidence": round(plate.confidence, 3),
+                                "plate_candidates": [{"text": t, "confidence": round(c, 3)} for t, c in plate.candidates],
+                                "plate_colour": plate.colour})
+            payload.update(package.event_payload())
+            done.append(FinishedViolation(pending.request.event_id, hit, pending.request.ts, package, payload))
+        return done
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
