@@ -24,7 +24,7 @@ class TilingConfig(ConfigModel):
 
     enabled: bool = Field(False, description="detect on tiles as well as (or instead of) the full frame")
     rows: int = Field(2, ge=1, le=8, description="tile rows")
-    cols: int = Field(3, ge=1, le=8, description="tile columns")
+    cols: int = Field(4, ge=1, le=8, description="tile columns (2x4 found the most small vehicles per ms in bench.edge_detector)")
     overlap: float = Field(0.2, ge=0.0, le=0.5, description="overlap between neighbouring tiles, fraction of a tile")
     full_frame: bool = Field(True, description="also run one full-frame pass, for objects larger than a tile")
     merge_iou: float = Field(0.5, gt=0.0, le=1.0, description="same-class boxes overlapping more (IoU) are one object")

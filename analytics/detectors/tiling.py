@@ -74,7 +74,7 @@ class TiledDetector(Detector):
 
     Example::
 
-        det = TiledDetector(YoloxDetector(cfg), TilingConfig(enabled=True, rows=2, cols=3))
+        det = TiledDetector(YoloxDetector(cfg), TilingConfig(enabled=True, rows=2, cols=4))
         det.detect(frame_1280x720)     # boxes in full-frame pixels
     """
 

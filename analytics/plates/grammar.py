@@ -77,8 +77,10 @@ TO_LETTER: dict[str, tuple[str, float]] = {
     # letters never used in a series, read where a series letter belongs
     "O": ("D", 0.7), "Q": ("D", 0.5), "W": ("V", 0.5), "I": ("T", 0.3), "J": ("U", 0.3),
 }
+BORDER_LOOKALIKES = "1IL"
 EDGE_DELETION_PRIOR = 0.7
-"""Score kept when the first or last character of a row is dropped (plate borders read as '1')."""
+"""Score kept at least when a first or last '1', 'I' or 'L' of a row is dropped: the plate's border
+stroke. Any other dropped character keeps 1 - its probability, so a confident character stays."""
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,9 @@ def _with_one_deletion(row: list[CharChoices]) -> list[tuple[list[CharChoices], 
     out: list[tuple[list[CharChoices], float]] = [(row, 1.0)]
     for i, ch in enumerate(row):
         top = ch[0][1] if ch else 0.0
-        prior = EDGE_DELETION_PRIOR if i in (0, len(row) - 1) else max(1.0 - top, 0.0)
+        prior = max(1.0 - top, 0.0)
+        if i in (0, len(row) - 1) and ch and ch[0][0] in BORDER_LOOKALIKES:
+            prior = max(prior, EDGE_DELETION_PRIOR)
         out.append((row[:i] + row[i + 1 :], prior))
     return out
 
