@@ -67,6 +67,8 @@ class LineCountRule(Rule):
     def evaluate(self, state: SceneState) -> list[RuleHit]:
         if self._window_start is None:
             self._window_start = state.ts
+        if state.ended:  # keep the once-per-direction memory bounded on a camera that runs for months
+            self._counted = {(t, d) for t, d in self._counted if t not in state.ended}
         for c in state.crossings:
             if c.line != self.config.line:
                 continue

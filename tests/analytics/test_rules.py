@@ -206,3 +206,19 @@ def test_scene_result_tracks_are_confirmed_only() -> None:
     second = scene.process(None, 0.2, boxes((102, 100, "car")))
     assert len(first.tracks) == 0 and len(second.tracks) == 1 and second.tracks.tracker_id[0] >= 0
     assert np.isclose(scene.history[int(second.tracks.tracker_id[0])].points[-1][1], 102)
+
+
+def test_ended_tracks_are_forgotten() -> None:
+    """A camera runs for months: per-track state must not grow with every road user ever seen."""
+    line = {"name": "g", "start": [0, 200], "end": [400, 200]}
+    scene = SceneAnalyzer(SceneConfig.model_validate({"lines": [line], "rules": [{"type": "line_count", "line": "g"}], "track_end_s": 1.0}))
+    t = 0.0
+    for i in range(9):
+        scene.process(None, t, boxes((100, 120 + 20 * i, "car")))
+        t += DT
+    assert len(scene.history) == 1 and scene.rules[0]._counted
+    for _ in range(15):  # 3 s of empty road
+        scene.process(None, t, Detections.empty())
+        t += DT
+    assert scene.history == {} and scene.rules[0]._counted == set() and scene.lines["g"]._side == {}
+    assert scene.rules[0].totals[("in", "car")] == 1
