@@ -34,7 +34,8 @@ class YoloxDetector(Detector):
 
     If the model's batch dimension is dynamic, `detect_batch` runs all frames in one
     ONNX Runtime call; the published YOLOX-Nano export has batch fixed at 1, so its
-    frames run one after the other (``self.batch_capable`` says which).
+    frames run one after the other (``self.batch_capable`` says which). Stateless per
+    call, so one instance may serve several threads (ONNX Runtime's ``run`` is thread-safe).
 
     Example::
 
@@ -87,7 +88,6 @@ class YoloxDetector(Detector):
         if isinstance(out_shape[1], int) and out_shape[1] != len(self._grid):
             raise ModelError(f"{path.name}: {out_shape[1]} anchors, but strides {STRIDES} on {self.input_hw} give {len(self._grid)}")
         self._keep = np.asarray(class_ids(config.classes), dtype=np.int64)
-        self._canvas = np.full((self.input_hw[0], self.input_hw[1], 3), PAD_VALUE, dtype=np.uint8)
         log.info("YOLOX %s on %s, input %s, batch %s", path.name, self.providers, self.input_hw, "dynamic" if self.batch_capable else "1")
 
     @staticmethod
@@ -111,8 +111,8 @@ class YoloxDetector(Detector):
         ih, iw = self.input_hw
         r = min(ih / h, iw / w)
         nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
-        canvas = self._canvas
-        canvas[...] = PAD_VALUE
+        # a fresh canvas per call (~30 us): the detector may serve several camera threads
+        canvas = np.full((ih, iw, 3), PAD_VALUE, dtype=np.uint8)
         cv2.resize(frame, (nw, nh), dst=canvas[:nh, :nw], interpolation=cv2.INTER_LINEAR)
         tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32)
         return tensor, r
