@@ -186,6 +186,8 @@ class Room:
         self._uplink_sent: str | None = None
         self.created = time.time()
         self.refreshes = 0
+        # Slots that belong to no endpoint (the recorder): routed like a viewer's.
+        self.extra_slots: list[Slot] = []
 
     # ----------------------------------------------------------------- membership
     def add(self, session: Session) -> Session | None:
@@ -288,6 +290,9 @@ class Room:
         self._apply_mutes(ctl)
         for session in list(self.sessions.values()):
             self._route_session(session, ctl)
+        for slot in self.extra_slots:
+            slot.target = self.target(slot.selector, None, ctl)
+            slot.bind(self.source(slot.target))
         for session in self.sessions.values():
             if session.is_relay:
                 self._send_want(session, ctl)
@@ -428,6 +433,7 @@ class Room:
             order.extend(link.want)
         for session in self.sessions.values():
             order.extend(s.target for s in session.slots if s.target is not None)
+        order.extend(s.target for s in self.extra_slots if s.target is not None)
         seen: set[str] = set()
         return [w for w in order if not (w in seen or seen.add(w))]  # type: ignore[func-returns-value]
 
