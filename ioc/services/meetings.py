@@ -329,35 +329,53 @@ async def create_meeting(conn: AsyncConnection, actor: User, spec: MeetingSpec) 
     """Store a new scheduled meeting; officials and admins only, inside their own scope."""
     if actor.role not in PUBLISHING_ROLES:
         raise MeetingForbidden(f"role {actor.role!r} may not create meetings")
+    await _check_spec(conn, spec)
+    if not await units.in_scope(conn, actor.unit, spec.invited_root):
+        raise MeetingForbidden(f"unit {spec.invited_root!r} is outside your scope ({actor.unit})")
+    return await _insert(conn, spec, actor.username)
+
+
+async def create_system_meeting(conn: AsyncConnection, spec: MeetingSpec, *, actor: str, running: bool) -> Meeting:
+    """A meeting set up by the system itself (`ioc demo`), not by a logged-in user."""
+    await _check_spec(conn, spec)
+    meeting = await _insert(conn, spec, actor)
+    if running:
+        await _transition(conn, meeting, "running", actor)
+        meeting = await _load(conn, meeting.id) or meeting
+    return meeting
+
+
+async def _check_spec(conn: AsyncConnection, spec: MeetingSpec) -> None:
     if not spec.chair_unit or not spec.invited_root:
         raise MeetingInvalid("chair_unit and invited_root are required")
     for code in {spec.chair_unit, spec.invited_root, *spec.relays}:
         if not await _unit_exists(conn, code):
             raise MeetingInvalid(f"unknown unit {code!r}")
-    if not await units.in_scope(conn, actor.unit, spec.invited_root):
-        raise MeetingForbidden(f"unit {spec.invited_root!r} is outside your scope ({actor.unit})")
     if not await units.in_scope(conn, spec.invited_root, spec.chair_unit):
         raise MeetingInvalid(f"chair unit {spec.chair_unit!r} is not inside the invited subtree {spec.invited_root!r}")
     for code in spec.relays:
         if not await units.in_scope(conn, spec.invited_root, code):
             raise MeetingInvalid(f"relay unit {code!r} is not inside the invited subtree {spec.invited_root!r}")
+
+
+async def _insert(conn: AsyncConnection, spec: MeetingSpec, actor: str) -> Meeting:
     meeting_id = new_event_id()
     async with conn.transaction():
         await conn.execute(
             "INSERT INTO meetings (id, title, chair_unit, invited_root, scheduled_at, duration_min, created_by) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (meeting_id, spec.title, spec.chair_unit, spec.invited_root, spec.scheduled_at, spec.duration_min, actor.username),
+            (meeting_id, spec.title, spec.chair_unit, spec.invited_root, spec.scheduled_at, spec.duration_min, actor),
         )
         for code, url in spec.relays.items():
             await conn.execute(
                 "INSERT INTO meeting_relays (meeting_id, unit, url) VALUES (%s, %s, %s)", (meeting_id, code, url)
             )
         await audit.record(
-            conn, actor.username, "meeting.create", str(meeting_id),
+            conn, actor, "meeting.create", str(meeting_id),
             {"title": spec.title, "chair_unit": spec.chair_unit, "invited_root": spec.invited_root},
         )
     meeting = await _load(conn, meeting_id)
-    assert meeting is not None  # just inserted in this transaction
+    assert meeting is not None  # just inserted
     return meeting
 
 
