@@ -6,11 +6,11 @@ Tree::
     ├── DetectionsError        a Detections record whose arrays disagree (shape, length, dtype)
     ├── ModelError             a model file that is missing, unreadable or has an unexpected shape
     │   └── InferenceError     ONNX Runtime failed while running a loaded model
-    ├── FrameError             a frame that is not an HxWx3 uint8 BGR image
-    └── SceneConfigError       a scene whose rules name zones, lines or lanes that do not exist
+    └── FrameError             a frame that is not an HxWx3 uint8 BGR image
 
-Configuration errors that pydantic finds (wrong field, polygon with 2 points) stay
-`pydantic.ValidationError`, which already names the field.
+Configuration errors (wrong field, polygon with 2 points, a rule naming a zone the
+scene lacks) are `pydantic.ValidationError` raised while the config loads: it
+already names the file's field, and nothing is built from a bad config.
 """
 
 from __future__ import annotations
@@ -34,7 +34,3 @@ class InferenceError(ModelError):
 
 class FrameError(AnalyticsError, ValueError):
     """A frame that is not an HxWx3 uint8 BGR image."""
-
-
-class SceneConfigError(AnalyticsError, ValueError):
-    """A scene config that is valid field by field but inconsistent as a whole."""
