@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,12 +69,14 @@ class LiveHub:
         return body
 
 
+    preview_url: str | None = None
+
     def heartbeat(self, statuses: dict[str, str], *, fps: float = 12.5, detector: str = "yolox") -> None:
         """POST /api/v1/edges/self/heartbeat as the site's edge: {camera id: "online"|"offline"}."""
         body = {
             "ts": datetime.now(timezone.utc).isoformat(),
             "detector": {"kind": detector, "model": "yolox_nano.onnx" if detector == "yolox" else None},
-            "preview_url": None,
+            "preview_url": self.preview_url,
             "outbox_depth": 0,
             "cameras": [{"id": cam, "status": st, "fps": fps if st == "online" else 0.0, "dropped": 0, "latency_ms": 40.0}
                         for cam, st in statuses.items()],
@@ -93,15 +96,56 @@ class LiveHub:
 
 
 @pytest.fixture(scope="module")
-def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
-    """A hub process on a scratch database with units, three users, an edge and four cameras."""
+def edge_preview(shared_data: Path) -> Iterator[str]:
+    """The edge's MJPEG preview server (video.mjpeg), fed with frames of the real videos:
+    cam-01/cam-02 the highway, cam-03 the street crossing. Yields its base URL."""
+    import cv2
+
+    from video.mjpeg import MjpegServer
+
+    server = MjpegServer("127.0.0.1", 0).start()
+    stop = threading.Event()
+    feeds = {"cam-01": "highway_720p.mp4", "cam-02": "highway_720p.mp4", "cam-03": "street_crossing_320p.mp4"}
+
+    def feed(camera: str, video: str, offset: int) -> None:
+        capture = cv2.VideoCapture(str(shared_data / video))
+        capture.set(cv2.CAP_PROP_POS_FRAMES, offset)
+        while not stop.is_set():
+            ok, frame = capture.read()
+            if not ok:  # loop the file
+                capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                continue
+            frame = cv2.resize(frame, (640, 360))
+            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 75])
+            if ok:
+                server.publish(camera, jpeg.tobytes())
+            stop.wait(0.2)  # 5 fps is plenty for a preview and spares the shared CPU
+        capture.release()
+
+    threads = [threading.Thread(target=feed, args=(cam, video, i * 150), daemon=True)
+               for i, (cam, video) in enumerate(feeds.items())]
+    for thread in threads:
+        thread.start()
+    try:
+        yield server.url
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_hub(tmp_path_factory: pytest.TempPathFactory, edge_preview: str) -> Iterator[LiveHub]:
+    """A hub process on a scratch database with units, three users, an edge with a live
+    preview and four cameras (cam-04 has no preview stream)."""
     require_service("127.0.0.1", 5432, "PostgreSQL")
     data_dir = tmp_path_factory.mktemp("hub")
     with scratch_database("web") as db_url:
         with HubProcess.start(db_url, data_dir) as hub:
             site = seed_site_blocking(db_url, cameras=4, users=list(USERS.values()))
             declare_cameras(hub.url, site)
-            live = LiveHub(url=hub.url, site=site, process=hub, _seq=itertools.count(1))
+            live = LiveHub(url=hub.url, site=site, process=hub, _seq=itertools.count(1), preview_url=edge_preview)
             now = datetime.now(timezone.utc).isoformat()
             live.post_metrics([
                 {"series": "dvc.on_time_rate", "ts": now, "value": 97.3, "unit": "79", "uom": "%"},

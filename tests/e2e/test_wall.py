@@ -64,6 +64,12 @@ def test_event_posted_by_an_edge_shows_on_the_wall_within_a_second(
     expect(page.locator(".kpi")).to_have_count(4)
     expect(page.locator(".kpi[data-series='dvc.on_time_rate'] .kpi-label")).to_have_text("Hồ sơ TTHC đúng hạn")
     expect(page.locator(".cam[data-status='online']")).to_have_count(4)
+    # Live previews from the edge's MJPEG server, proxied by the hub: real video in the tiles.
+    for cam in ("cam-01", "cam-02", "cam-03"):
+        expect(page.locator(f".cam[data-camera='{cam}'] img.cam-img")).to_be_visible(timeout=5_000)
+    assert page.eval_on_selector(".cam[data-camera='cam-01'] img.cam-img", "img => img.naturalWidth") == 640
+    # cam-04 has no stream at the edge: the tile keeps its placeholder.
+    expect(page.locator(".cam[data-camera='cam-04'] img.cam-img")).to_be_hidden()
     # A heartbeat reporting a camera lost is pushed to the wall (system.camera_status).
     live_hub.heartbeat({"cam-01": "online", "cam-02": "online", "cam-03": "online", "cam-04": "offline"})
     expect(page.locator(".cam[data-camera='cam-04']")).to_have_attribute("data-status", "offline", timeout=2_000)

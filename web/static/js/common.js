@@ -87,6 +87,7 @@
   const valid = (d) => !Number.isNaN(d.getTime());
   const fmtTime = (v) => { const d = toDate(v); return valid(d) ? formatter("time").format(d) : ""; };
   const fmtDateTime = (v) => { const d = toDate(v); return valid(d) ? formatter("datetime").format(d) : ""; };
+  const fmtShort = (v) => { const d = toDate(v); return valid(d) ? formatter("short").format(d) : ""; };
   const fmtDay = (v) => { const d = toDate(v); return valid(d) ? formatter("day").format(d) : ""; };
 
   /** Offset (ms) of the centre's time zone from UTC at instant `date`. */
@@ -240,7 +241,7 @@
 
   window.IOC = {
     t, has, typeLabel, severityLabel, severityOf, el, clear, api, ApiError, withQuery, loginUrl,
-    fmtTime, fmtDateTime, fmtDay, fmtAgo, fmtNumber, dayStart, zonedInputToIso, startClock,
+    fmtTime, fmtShort, fmtDateTime, fmtDay, fmtAgo, fmtNumber, dayStart, zonedInputToIso, startClock,
     Beeper, payloadPairs, page: PAGE, lang: PAGE.lang || "vi",
   };
 })();

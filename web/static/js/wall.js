@@ -8,7 +8,7 @@
 
 (function () {
   const { t, el, clear, api, withQuery, typeLabel, severityLabel, severityOf, fmtTime, fmtAgo,
-    fmtDay, fmtNumber, dayStart, payloadPairs, startClock, Beeper, LiveStream, showConnState, page } = window.IOC;
+    fmtDay, fmtShort, fmtNumber, dayStart, payloadPairs, startClock, Beeper, LiveStream, showConnState, page } = window.IOC;
 
   const FEED_MAX = 60;
   const $ = (id) => document.getElementById(id);
@@ -184,12 +184,21 @@
     parts.detector.dataset.kind = kind || "";
     parts.detector.textContent = kind === "yolox" || kind === "motion" ? t("camera.detector." + kind) : (kind || "");
     const wantPreview = status === "online" && (parts.previewRetryAt === undefined || Date.now() > parts.previewRetryAt);
-    if (wantPreview && !parts.img.getAttribute("src")) {
+    if (wantPreview && !parts.img.getAttribute("src") && previewCount() < MAX_PREVIEWS) {
       parts.img.setAttribute("src", "/api/v1/cameras/" + encodeURIComponent(cam.id) + "/preview.mjpg");
     } else if (status !== "online" && parts.img.getAttribute("src")) {
       parts.img.removeAttribute("src");
       parts.img.classList.add("hidden");
     }
+  }
+
+  // An MJPEG preview holds one HTTP/1.1 connection open for good, and browsers allow
+  // six per host: more than four previews would starve the wall's own API calls.
+  const MAX_PREVIEWS = page.max_previews || 4;
+  function previewCount() {
+    let n = 0;
+    for (const entry of state.cameras.values()) if (entry.parts.img.getAttribute("src")) n += 1;
+    return n;
   }
 
   function upsertCamera(cam) {
@@ -274,20 +283,28 @@
   }
 
   async function loadViolations() {
-    const stats = await optional(withQuery("/api/v1/violations/stats", { since: state.day.toISOString() }));
+    // {proposed, overdue, confirmed, rejected}: open ones now, decided ones today.
+    const stats = await optional("/api/v1/violations/stats");
     const panel = $("violations-panel");
     if (!stats || typeof stats !== "object") { panel.classList.add("hidden"); return; }
-    const src = stats.by_status || stats.counts || stats;
     const box = $("violations");
     clear(box);
-    const cells = [["pending", "warning"], ["confirmed", "bad"], ["rejected", "ok"]];
+    const cells = [["proposed", "warning"], ["overdue", "bad"], ["confirmed", "ok"], ["rejected", ""]];
     for (const [key, cls] of cells) {
-      const n = Number(src[key]) || 0;
+      const n = Number(stats[key]) || 0;
       box.append(el("div", { className: "stat " + cls, dataset: { status: key } },
         el("div", { className: "stat-value", text: String(n) }),
         el("div", { className: "stat-label", text: t("violations." + key) })));
     }
     panel.classList.remove("hidden");
+  }
+
+  // New traffic events may open violations (the hub proposes them on ingest); refresh
+  // the counts once a burst has settled rather than once per event.
+  let violationsTimer = null;
+  function violationsSoon() {
+    clearTimeout(violationsTimer);
+    violationsTimer = setTimeout(() => loadViolations().catch(console.warn), 1500);
   }
 
   async function loadMeetings() {
@@ -298,9 +315,11 @@
     const list = $("meetings");
     clear(list);
     for (const m of items.slice(0, 6)) {
-      const who = [m.unit_name || m.unit, m.participants !== undefined ? t("wall.participants", { n: Array.isArray(m.participants) ? m.participants.length : m.participants }) : null]
-        .filter((x) => x !== null && x !== undefined && x !== "").join(" · ");
-      list.append(el("li", { dataset: { meeting: String(m.id || "") } }, String(m.title || m.name || m.id || ""), el("small", { text: who })));
+      const bits = [m.unit_name || m.unit];
+      if (typeof m.participants === "number") bits.push(t("wall.participants", { n: m.participants }));
+      if (m.started_at) bits.push(t("wall.since", { when: fmtShort(m.started_at) }));
+      list.append(el("li", { dataset: { meeting: String(m.id || "") } }, String(m.title || m.id || ""),
+        el("small", { text: bits.filter(Boolean).join(" · ") })));
     }
     if (!items.length) list.append(el("li", { className: "empty", text: t("wall.no_meetings") }));
     $("meetings-count").textContent = items.length ? String(items.length) : "";
@@ -321,6 +340,7 @@
     if (!wantsType(ev.type) || !addToFeed(ev, true)) return;
     countEvent(ev);
     if (ev.severity === "critical") state.beeper.alarm();
+    if (String(ev.type).startsWith("traffic.")) violationsSoon();
     if (ev.camera && state.cameras.has(ev.camera) && ev.type === "camera.offline") upsertCamera({ id: ev.camera, status: "offline" });
     if (ev.camera && state.cameras.has(ev.camera) && ev.type === "camera.online") upsertCamera({ id: ev.camera, status: "online" });
   }
