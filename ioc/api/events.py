@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from ioc.api.deps import CurrentEdge, CurrentUser, Db
 from ioc.api.roles import Acknowledger
 from ioc.broker import LiveMessage
+from ioc.services import evidence_arrival
 from ioc.exceptions import InvalidInput, PermissionDenied
 from ioc.services import audit, events, units
 from ioc.services.events import EventFilter, IngestResult
@@ -90,6 +91,7 @@ async def post_events(body: EventBatch, request: Request, edge: CurrentEdge, db:
     state = request.app.state
     started = time.perf_counter()
     result = await events.ingest(db, edge, body.events, publish=state.broker.publish)
+    await evidence_arrival.after_events(db, state.settings.data_dir, edge.id, result.accepted)
     state.metrics.ingest_seconds.observe(time.perf_counter() - started)
     for name, items in (("accepted", result.accepted), ("duplicate", result.duplicates), ("rejected", result.rejected)):
         if items:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from ioc.api.deps import CurrentEdge, Db
 from ioc.api.roles import EvidenceViewer
 from ioc.exceptions import InvalidInput, TooLarge
-from ioc.services import audit, evidence
+from ioc.services import audit, evidence, evidence_arrival
 
 router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
 
@@ -42,6 +42,7 @@ async def put_evidence(sha256: str, request: Request, edge: CurrentEdge, db: Db)
     )
     if info.created:
         request.app.state.metrics.evidence_bytes.inc(info.size)
+        await evidence_arrival.after_upload(db, settings.data_dir, sha256)
     return EvidenceStored(**info.model_dump())
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from ioc.common.evidence_verify import (
     Manifest,
@@ -84,6 +84,12 @@ class ChainLink:
     verdict: Verdict
 
 
+async def _fetch(conn: psycopg.AsyncConnection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Rows as tuples whatever row factory the connection has (the hub pool uses dict_row)."""
+    cur = await conn.cursor(row_factory=tuple_row).execute(sql, params)
+    return await cur.fetchall()
+
+
 def decode_signature(signature: bytes | str) -> bytes:
     """Raw 64-byte signature from bytes or base64 text; `InvalidInput` otherwise."""
     if isinstance(signature, str):
@@ -103,8 +109,13 @@ async def verify_arrival(
     edge_id: str,
     *,
     files: Mapping[str, bytes] | None = None,
+    event_id: str | None = None,
 ) -> Verdict:
     """Check one manifest sent by the authenticated edge `edge_id` and store the verdict.
+
+    `event_id` is the event whose payload named this manifest: it must be the event the
+    manifest was signed for (a valid manifest cannot be moved to another event), and
+    that event's evidence list must name every file of the manifest.
 
     `files` (sha256 -> bytes), when the caller has them at hand, are hashed against the
     manifest; otherwise files already in `evidence_files` are compared by size and the
@@ -128,7 +139,7 @@ async def verify_arrival(
             if stored is not None:
                 stored.duplicate = True
                 return stored
-            verdict = await _check(conn, manifest, manifest_bytes, sig, digest, edge_id, files)
+            verdict = await _check(conn, manifest, manifest_bytes, sig, digest, edge_id, files, event_id)
             await _fix_successors(conn, edge_id, manifest.manifest_seq, digest)
             return verdict
     except psycopg.Error as exc:
@@ -136,16 +147,15 @@ async def verify_arrival(
 
 
 async def _check(conn: psycopg.AsyncConnection, manifest: Manifest, data: bytes, sig: bytes, digest: str,
-                 edge_id: str, files: Mapping[str, bytes] | None) -> Verdict:
-    problems: list[Problem] = []
+                 edge_id: str, files: Mapping[str, bytes] | None, event_id: str | None) -> Verdict:
+    problems: list[Problem] = await _check_event(conn, manifest, event_id)
     if manifest.edge != edge_id:
         problems.append(Problem("edge_mismatch", "the manifest names another edge than the one that sent it",
                                 {"manifest_edge": manifest.edge, "sender": edge_id}))
-    cur = await conn.execute("SELECT public_key FROM edges WHERE id = %s", (edge_id,))
-    row = await cur.fetchone()
-    if row is None:
+    rows = await _fetch(conn, "SELECT public_key FROM edges WHERE id = %s", (edge_id,))
+    if not rows:
         raise NotFound(f"edge {edge_id!r} is not registered")
-    public_key: str | None = row[0]
+    public_key: str | None = rows[0][0]
     if public_key is None:
         problems.append(Problem("key_unregistered", "the edge has not registered a signing key", {}))
     else:
@@ -178,12 +188,27 @@ async def _check(conn: psycopg.AsyncConnection, manifest: Manifest, data: bytes,
     return verdict
 
 
+async def _check_event(conn: psycopg.AsyncConnection, manifest: Manifest, event_id: str | None) -> list[Problem]:
+    problems = []
+    if event_id is not None and str(event_id) != manifest.event_id:
+        problems.append(Problem("event_mismatch", "the manifest was signed for another event",
+                                {"manifest_event": manifest.event_id, "event": str(event_id)}))
+    rows = await _fetch(conn, "SELECT sha256 FROM event_evidence WHERE event_id = %s", (manifest.event_id,))
+    if rows:  # the event is here: it must name every file the manifest vouches for
+        named = {r[0] for r in rows}
+        missing = [f.sha256 for f in manifest.files if f.sha256 not in named]
+        if missing:
+            problems.append(Problem("event_evidence_mismatch", "the event does not name every file of its manifest",
+                                    {"missing": missing}))
+    return problems
+
+
 async def _check_stored_files(conn: psycopg.AsyncConnection, manifest: Manifest) -> tuple[list[Problem], list[str]]:
     # The hub hashed each upload against its name when it arrived (PUT /api/v1/evidence/{sha256});
     # here the size it stored must be the size the edge signed.
     wanted = {f.sha256: f for f in manifest.files}
-    cur = await conn.execute("SELECT sha256, size FROM evidence_files WHERE sha256 = ANY(%s)", (list(wanted),))
-    present = {sha: size for sha, size in await cur.fetchall()}
+    rows = await _fetch(conn, "SELECT sha256, size FROM evidence_files WHERE sha256 = ANY(%s)", (list(wanted),))
+    present = {sha: size for sha, size in rows}
     problems = [
         Problem("file_size_mismatch", "stored file size differs from the manifest",
                 {"sha256": sha, "size": present[sha], "expected": entry.size})
@@ -194,16 +219,16 @@ async def _check_stored_files(conn: psycopg.AsyncConnection, manifest: Manifest)
 
 async def _check_chain(conn: psycopg.AsyncConnection, manifest: Manifest, digest: str) -> list[Problem]:
     problems: list[Problem] = []
-    cur = await conn.execute("SELECT hash FROM evidence_manifests WHERE edge = %s AND seq = %s",
-                             (manifest.edge, manifest.manifest_seq))
-    others = [r[0] for r in await cur.fetchall() if r[0] != digest]
+    same_seq = await _fetch(conn, "SELECT hash FROM evidence_manifests WHERE edge = %s AND seq = %s",
+                            (manifest.edge, manifest.manifest_seq))
+    others = [r[0] for r in same_seq if r[0] != digest]
     if others:
         problems.append(Problem("chain_fork", "another manifest with the same chain position exists",
                                 {"seq": manifest.manifest_seq, "other": others}))
     if manifest.manifest_seq > 1:
-        cur = await conn.execute("SELECT hash FROM evidence_manifests WHERE edge = %s AND seq = %s",
-                                 (manifest.edge, manifest.manifest_seq - 1))
-        prev = [r[0] for r in await cur.fetchall()]
+        rows = await _fetch(conn, "SELECT hash FROM evidence_manifests WHERE edge = %s AND seq = %s",
+                            (manifest.edge, manifest.manifest_seq - 1))
+        prev = [r[0] for r in rows]
         if not prev:
             problems.append(Problem("chain_gap", "the previous manifest of this edge has not arrived",
                                     {"missing_seq": manifest.manifest_seq - 1}))
@@ -250,10 +275,9 @@ async def get_verdict(conn: psycopg.AsyncConnection, manifest_hash: str) -> Verd
 
 async def verdict_for_event(conn: psycopg.AsyncConnection, event_id: str) -> Verdict | None:
     """The verdict of the (latest) manifest backing an event, or None when it has none yet."""
-    cur = await conn.execute(
-        "SELECT hash FROM evidence_manifests WHERE event_id = %s ORDER BY received_at DESC LIMIT 1", (event_id,))
-    row = await cur.fetchone()
-    return None if row is None else await _load(conn, row[0])
+    rows = await _fetch(
+        conn, "SELECT hash FROM evidence_manifests WHERE event_id = %s ORDER BY received_at DESC LIMIT 1", (event_id,))
+    return await _load(conn, rows[0][0]) if rows else None
 
 
 async def chain_link_for_event(conn: psycopg.AsyncConnection, event_id: str) -> ChainLink:
@@ -267,11 +291,10 @@ async def chain_link_for_event(conn: psycopg.AsyncConnection, event_id: str) -> 
         raise NotFound(f"event {event_id} has no evidence manifest")
     prev_manifest = prev_signature = None
     if row["prev_hash"] is not None:
-        cur = await conn.execute("SELECT manifest, signature FROM evidence_manifests WHERE hash = %s",
-                                 (row["prev_hash"],))
-        prev = await cur.fetchone()
-        if prev is not None:
-            prev_manifest, prev_signature = bytes(prev[0]), bytes(prev[1])
+        prev = await _fetch(conn, "SELECT manifest, signature FROM evidence_manifests WHERE hash = %s",
+                            (row["prev_hash"],))
+        if prev:
+            prev_manifest, prev_signature = bytes(prev[0][0]), bytes(prev[0][1])
     verdict = await _load(conn, row["hash"])
     if verdict is None:  # deleted between the two reads
         raise NotFound(f"event {event_id} has no evidence manifest")
