@@ -60,10 +60,20 @@ def yolox(shared_data: Path) -> YoloxDetector:
     return YoloxDetector(YoloxConfig(model=shared_data / "yolox_nano.onnx", confidence=0.3, intra_op_threads=1))
 
 
+_HIGHWAY: dict[int, VideoDetections] = {}
+
+
+def highway_at(yolox: YoloxDetector, shared_data: Path, step: int) -> VideoDetections:
+    """highway_720p.mp4 detected on every ``step``-th frame, once per test session."""
+    if step not in _HIGHWAY:
+        _HIGHWAY[step] = detect_video(yolox, shared_data / "highway_720p.mp4", step=step)
+    return _HIGHWAY[step]
+
+
 @pytest.fixture(scope="session")
 def highway_10fps(yolox: YoloxDetector, shared_data: Path) -> VideoDetections:
     """highway_720p.mp4 detected at 10 fps (every 3rd frame of 30)."""
-    return detect_video(yolox, shared_data / "highway_720p.mp4", step=3)
+    return highway_at(yolox, shared_data, 3)
 
 
 @pytest.fixture(scope="session")

@@ -27,17 +27,21 @@ carriageways split by a median with a lighting pole:
   (silver sedan).
 
 No vehicle changes carriageway and none stops. The analyzer runs at 10 fps (every
-3rd frame), as an edge would on a camera like this.
+3rd frame) and 7.5 fps (every 4th), as an edge would on a camera like this. (At 6
+fps one car going away is lost: its box jumps at the right frame edge and the
+track breaks before it reaches the line; docs/analytics.md.)
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from analytics.scene import SceneAnalyzer, SceneConfig
-from tests.analytics.conftest import VideoDetections
+from analytics.detectors.yolox import YoloxDetector
+from tests.analytics.conftest import VideoDetections, highway_at
 
 REFERENCE = {"toward": 13, "away": 27}
 VEHICLES = ["bicycle", "motorcycle", "car", "bus", "truck"]
@@ -58,11 +62,13 @@ def run_scene(video: VideoDetections, config: SceneConfig) -> tuple[SceneAnalyze
     return scene, hits
 
 
-def test_line_counts_per_direction_match_hand_count(highway_10fps: VideoDetections) -> None:
+@pytest.mark.parametrize("step", [3, 4], ids=["10fps", "7.5fps"])
+def test_line_counts_per_direction_match_hand_count(yolox: YoloxDetector, shared_data: Path, step: int) -> None:
+    video = highway_at(yolox, shared_data, step)
     config = SceneConfig.model_validate(
         {"lines": [LINE], "rules": [{"type": "line_count", "line": "gate", "classes": VEHICLES, "interval_s": 5}]}
     )
-    scene, hits = run_scene(highway_10fps, config)
+    scene, hits = run_scene(video, config)
     per_direction = Counter()
     for (direction, _cls), n in scene.rules[0].totals.items():
         per_direction[direction] += n
