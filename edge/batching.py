@@ -2,9 +2,13 @@
 
 A model session per camera would multiply memory and fight over two cores; one session
 with a queue in front lets frames from several cameras go through one ``detect_batch``
-call when they are ready at the same moment (a frame waits at most ``max_wait_ms`` for
-company). Per-camera state (the motion gate's background model) stays in the camera's
-pipeline: `SharedDetector` is the per-camera face of the service.
+call when they are ready at the same moment. ``workers`` threads take from the queue
+(ONNX Runtime sessions may be run from several threads at once), so with one intra-op
+thread per run two cores serve two frames at a time. A frame waits for company at
+most ``max_wait_ms``, and only when the model takes real batches: the YOLOX-Nano
+export has a fixed batch of 1, where waiting would only add latency. Per-camera state
+(the motion gate's background model) stays in the camera's pipeline: `SharedDetector`
+is the per-camera face of the service.
 """
 
 from __future__ import annotations
@@ -32,25 +36,30 @@ class DetectorService:
 
     Example::
 
-        service = DetectorService(YoloxDetector(cfg), max_batch=4, max_wait_ms=5).start()
+        service = DetectorService(YoloxDetector(cfg), max_batch=4, max_wait_ms=5, workers=2).start()
         dets = service.detect(frame)          # from any camera thread; blocks until done
         service.stop()
     """
 
-    def __init__(self, detector: Detector, max_batch: int = 4, max_wait_ms: float = 5.0) -> None:
+    def __init__(self, detector: Detector, max_batch: int = 4, max_wait_ms: float = 0.0, workers: int = 1) -> None:
         self.detector = detector
         self.max_batch = max_batch
-        self.max_wait_s = max_wait_ms / 1000.0
+        batches = bool(getattr(detector, "batch_capable", True)) and max_batch > 1
+        self.max_wait_s = max_wait_ms / 1000.0 if batches else 0.0
+        self.workers = max(1, workers)
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._count_lock = threading.Lock()
         self.frames = 0
         self.batches = 0
         self._run_ms: deque[float] = deque(maxlen=100)
 
     def start(self) -> "DetectorService":
-        """Start the inference thread; returns self."""
-        self._thread = threading.Thread(target=self._run, name=f"detector-{self.detector.kind}", daemon=True)
-        self._thread.start()
+        """Start the inference threads; returns self."""
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._run, name=f"detector-{self.detector.kind}-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def detect(self, frame: np.ndarray, timeout: float | None = 30.0) -> Detections:
@@ -70,10 +79,11 @@ class DetectorService:
         return self.frames / self.batches if self.batches else 0.0
 
     def stop(self) -> None:
-        """Finish queued frames, stop the thread and close the detector."""
-        self._queue.put(_STOP)
-        if self._thread is not None:
-            self._thread.join(30)
+        """Finish queued frames, stop the threads and close the detector."""
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for thread in self._threads:
+            thread.join(30)
         self.detector.close()
 
     def _run(self) -> None:
@@ -106,9 +116,10 @@ class DetectorService:
             for _, future in batch:
                 future.set_exception(exc)
             return
-        self._run_ms.append((time.perf_counter() - started) * 1000 / len(batch))
-        self.frames += len(batch)
-        self.batches += 1
+        with self._count_lock:
+            self._run_ms.append((time.perf_counter() - started) * 1000 / len(batch))
+            self.frames += len(batch)
+            self.batches += 1
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 

@@ -75,7 +75,9 @@ class BatchingConfig(ConfigModel):
     """How frames of several cameras share one detector session."""
 
     max_batch: int = Field(4, ge=1, le=32, description="most frames run in one detector call")
-    max_wait_ms: float = Field(5.0, ge=0.0, le=200.0, description="how long a frame waits for others to join its batch")
+    max_wait_ms: float = Field(0.0, ge=0.0, le=200.0, description="how long a frame waits for others to join its "
+                               "batch (only for models with a dynamic batch size)")
+    workers: int = Field(2, ge=1, le=16, description="inference threads sharing the session (about one per core)")
 
 
 class EvidenceSettings(ConfigModel):

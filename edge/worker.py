@@ -175,7 +175,8 @@ class EdgeWorker:
         service = self.services.get(key)
         if service is None:
             batching = self.site.batching
-            service = DetectorService(build_detector(shared_cfg), batching.max_batch, batching.max_wait_ms).start()
+            service = DetectorService(build_detector(shared_cfg), batching.max_batch, batching.max_wait_ms,
+                                      batching.workers).start()
             self.services[key] = service
         detector: Detector = SharedDetector(service)
         if config.gate.enabled:

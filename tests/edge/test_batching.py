@@ -50,8 +50,26 @@ def test_concurrent_cameras_are_batched(service: DetectorService, shared_data: P
         t.join()
     frames, batches = service.frames - frames_before, service.batches - batches_before
     assert frames == 20 and len(set(results)) == 1
-    assert batches < frames  # several cameras' frames went through one detect_batch call
+    # Frames that queued while the model was busy went through one detect_batch call together.
+    assert batches < frames
     assert service.run_ms > 0
+
+
+def test_two_workers_share_one_session(shared_data: Path) -> None:
+    image = cv2.imread(str(shared_data / "dog_bicycle_truck.jpg"))
+    svc = DetectorService(build_detector(YoloxConfig(model=shared_data / "yolox_nano.onnx")), workers=2).start()
+    try:
+        assert len(svc._threads) == 2
+        out: list[list[str]] = []
+        threads = [threading.Thread(target=lambda: out.append(svc.detect(image).class_names)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(out) == 6 and all(names == out[0] for names in out)
+    finally:
+        svc.stop()
+    assert not any(t.is_alive() for t in svc._threads)
 
 
 def test_a_bad_frame_fails_only_its_caller(service: DetectorService, shared_data: Path) -> None:
