@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
+from ioc.common.evidence_verify import Manifest
 from ioc.exceptions import InvalidInput
 from ioc.services.evidence_verify_ingest import Verdict, verify_arrival
 
@@ -50,8 +52,24 @@ async def _verify_rows(conn: AsyncConnection, data_dir: Path, rows: list[dict[st
             continue
         if not verdict.verified:
             log.warning("evidence manifest %s of event %s does not verify: %s", verdict.hash, row["id"], verdict.codes)
+        else:
+            await _plate_from_manifest(conn, row["id"], data)
         verdicts.append(verdict)
     return verdicts
+
+
+async def _plate_from_manifest(conn: AsyncConnection, event_id: Any, manifest_bytes: bytes) -> None:
+    # The signed plate reading fills a violation whose event payload named none; an
+    # officer's correction is never overwritten.
+    plate = Manifest.parse(manifest_bytes).plate
+    if plate is None or not plate.text:
+        return
+    candidates = [c.model_dump() for c in plate.candidates]
+    await conn.execute(
+        "UPDATE violations SET plate_read = %s, plate_confidence = %s, plate_candidates = %s,"
+        " plate = coalesce(plate, %s) WHERE event_id = %s AND plate_read IS NULL AND plate_edited_by IS NULL",
+        (plate.text, plate.confidence, Jsonb(candidates), plate.text, event_id),
+    )
 
 
 async def after_events(conn: AsyncConnection, data_dir: Path, edge_id: str, accepted: list[Any]) -> list[Verdict]:

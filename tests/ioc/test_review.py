@@ -62,7 +62,7 @@ async def make_site(hub: Hub, make: Factory, tmp_path: Path) -> tuple[Site, list
 
 
 async def propose(hub: Hub, site: Site, frame: np.ndarray, *, plate: str | None = "51F-123.45",
-                  ts: datetime | None = None) -> str:
+                  ts: datetime | None = None, plate_in_payload: bool = True) -> str:
     """Package, upload and post one red-light violation; returns its event id."""
     site.seq += 1
     event_id = uuid.uuid4()
@@ -82,7 +82,7 @@ async def propose(hub: Hub, site: Site, frame: np.ndarray, *, plate: str | None 
                                  headers={**site.edge.headers, "Content-Type": f.mime})
         assert r.status_code in (200, 201), r.text
     payload = {"track": site.seq, "class": "car", **package.event_payload()}
-    if plate:
+    if plate and plate_in_payload:
         payload["plate"] = {"text": plate, "confidence": 0.91, "candidates": [{"text": plate, "confidence": 0.91}]}
     envelope = {
         "id": str(event_id), "edge": site.edge.id, "seq": site.seq, "camera": site.camera, "unit": site.commune,
@@ -235,6 +235,16 @@ async def test_evidence_under_review_cannot_be_purged(hub: Hub, make: Factory, t
                                 headers=admin.headers)
     assert r.status_code == 200, r.text
     assert "evidence.delete" in await audit_actions(db, admin.user.username)
+
+
+async def test_signed_plate_fills_a_violation_without_payload_plate(hub: Hub, make: Factory, tmp_path: Path,
+                                                                   frame) -> None:
+    site, _ = await make_site(hub, make, tmp_path)
+    event_id = await propose(hub, site, frame, plate="59-X1 123.45", plate_in_payload=False)
+    officer = await make.user("police", site.commune)
+    detail = (await hub.client.get(f"/api/v1/violations/{event_id}", headers=officer.headers)).json()
+    assert (detail["plate_read"], detail["plate"]) == ("59-X1 123.45", "59-X1 123.45")
+    assert detail["plate_candidates"][0]["text"] == "59-X1 123.45"
 
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
