@@ -114,7 +114,7 @@ class Manifest(_Strict):
     """
 
     format: Literal["ioc.evidence.manifest/1"] = MANIFEST_FORMAT
-    event_id: str = Field(pattern=r"^[0-9a-f-]{36}$", description="id of the event the manifest backs")
+    event_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", description="id of the event the manifest backs")
     edge: str = Field(pattern=CODE_PATTERN, description="edge worker that signed it")
     seq: int | None = Field(
         default=None, ge=0, le=2**62,

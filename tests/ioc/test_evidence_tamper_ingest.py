@@ -6,6 +6,7 @@ PostgreSQL database with every migration applied.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import uuid
@@ -15,6 +16,7 @@ from pathlib import Path
 import cv2
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from edge.evidence.chain import ManifestChain
 from edge.evidence.keys import EdgeSigningKey
@@ -28,24 +30,33 @@ BASE_URL = os.environ.get("IOC_TEST_DATABASE_URL", "postgresql://postgres@127.0.
 EDGE = "edge-dn-01"
 
 
-@pytest.fixture
-async def db():
+@pytest.fixture(scope="module")
+def database_url():
+    """One fresh database with every migration for this module (creating one costs seconds)."""
     require_service("127.0.0.1", 5432, "PostgreSQL")
     name = f"ioc_t_evidence_{uuid.uuid4().hex[:12]}"
-    admin = await psycopg.AsyncConnection.connect(BASE_URL, autocommit=True)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(BASE_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
     url = psycopg.conninfo.make_conninfo(BASE_URL, dbname=name)
     try:
-        await upgrade(url)
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            await conn.execute("INSERT INTO units (code, name, level) VALUES ('75', 'Đồng Nai', 'province')")
+        asyncio.run(upgrade(url))
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO units (code, name, level) VALUES ('75', 'Đồng Nai', 'province')")
             for edge in (EDGE, "edge-other"):
-                await conn.execute("INSERT INTO edges (id, unit, token_hash) VALUES (%s, '75', %s)",
-                                   (edge, uuid.uuid4().hex * 2))
-            yield conn
+                conn.execute("INSERT INTO edges (id, unit, token_hash) VALUES (%s, '75', %s)", (edge, uuid.uuid4().hex * 2))
+        yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        with psycopg.connect(BASE_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url: str):
+    # dict_row, like the hub's pool: the service must not depend on the row factory
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        await conn.execute("TRUNCATE evidence_manifests, event_evidence")
+        await conn.execute("UPDATE edges SET public_key = NULL")
+        yield conn
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +109,8 @@ async def test_honest_chain_verifies_and_resend_is_idempotent(db, tmp_path: Path
         assert verdict.verified, verdict.problems
     again = await send(db, packages[1])
     assert again.duplicate and again.verified
-    cur = await db.execute("SELECT count(*), bool_and(verified) FROM evidence_manifests")
-    assert await cur.fetchone() == (3, True)
+    cur = await db.execute("SELECT count(*) AS n, bool_and(verified) AS ok FROM evidence_manifests")
+    assert await cur.fetchone() == {"n": 3, "ok": True}
     link = await chain_link_for_event(db, packages[2].signed.manifest.event_id)
     assert link.prev_manifest == packages[1].signed.data and link.public_key == edge.key.public_key_b64
 
@@ -128,7 +139,7 @@ async def test_dropped_manifest_is_detected(db, tmp_path: Path, frame) -> None:
     assert verdict.codes == ["chain_gap"]
     assert (await send(db, fourth)).verified  # the chain goes on after the gap
     cur = await db.execute("SELECT seq FROM evidence_manifests WHERE NOT verified")
-    assert await cur.fetchall() == [(3,)]
+    assert await cur.fetchall() == [{"seq": 3}]
 
 
 async def test_out_of_order_arrival_is_not_a_gap(db, tmp_path: Path, frame) -> None:
@@ -139,8 +150,8 @@ async def test_out_of_order_arrival_is_not_a_gap(db, tmp_path: Path, frame) -> N
     await send(db, first)
     assert (await send(db, third)).codes == ["chain_gap"]
     assert (await send(db, second)).verified
-    cur = await db.execute("SELECT bool_and(verified), count(*) FROM evidence_manifests")
-    assert await cur.fetchone() == (True, 3)
+    cur = await db.execute("SELECT bool_and(verified) AS ok, count(*) AS n FROM evidence_manifests")
+    assert await cur.fetchone() == {"ok": True, "n": 3}
 
 
 async def test_replaced_edge_key_is_detected(db, tmp_path: Path, frame) -> None:
@@ -197,5 +208,30 @@ async def test_unregistered_key_is_marked(db, tmp_path: Path, frame) -> None:
 async def test_garbage_is_refused_and_nothing_stored(db, data: bytes, signature: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         await verify_arrival(db, data, signature, EDGE)
-    cur = await db.execute("SELECT count(*) FROM evidence_manifests")
-    assert (await cur.fetchone())[0] == 0
+    cur = await db.execute("SELECT count(*) AS n FROM evidence_manifests")
+    assert (await cur.fetchone())["n"] == 0
+
+
+async def test_manifest_moved_to_another_event_is_detected(db, tmp_path: Path, frame) -> None:
+    edge = Edge(tmp_path, frame)
+    await register_key(db, edge.key)
+    package = edge.violation()
+    other_event = "019ab6a4-0000-7000-8000-000000000001"
+    verdict = await verify_arrival(db, package.signed.data, package.signed.signature_b64, EDGE, event_id=other_event)
+    assert verdict.codes == ["event_mismatch"]
+
+
+@pytest.mark.parametrize("drop_kind, expected", [(None, []), ("clip_or_closeup", ["event_evidence_mismatch"])])
+async def test_event_must_name_every_manifest_file(db, tmp_path: Path, frame, drop_kind, expected) -> None:
+    edge = Edge(tmp_path, frame)
+    await register_key(db, edge.key)
+    package = edge.violation()
+    event_id = package.signed.manifest.event_id
+    refs = package.evidence_refs()
+    if drop_kind is not None:
+        refs = [r for r in refs if r.kind not in ("clip", "vehicle", "plate")]
+    for ref in refs:
+        await db.execute("INSERT INTO event_evidence (event_id, event_ts, sha256, kind, unit) VALUES (%s, now(), %s, %s, '75')",
+                         (event_id, ref.sha256, ref.kind))
+    verdict = await verify_arrival(db, package.signed.data, package.signed.signature_b64, EDGE, event_id=event_id)
+    assert verdict.codes == expected
