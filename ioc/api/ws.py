@@ -87,8 +87,9 @@ class _Session:
             msg = await self.sub.get(timeout=heartbeat_s)
             skipped = self.sub.take_dropped()
             if skipped:
-                # Too slow: drop the backlog too and tell the client where we skipped to.
-                skipped += len(self.sub.drain())
+                # Too slow: drop the backlog too (the message in hand is part of it) and
+                # tell the client how much it missed; it can resume from its last id.
+                skipped += len(self.sub.drain()) + (msg is not None)
                 metrics.ws_lagged.inc(skipped)  # type: ignore[attr-defined]
                 await self.ws.send_text(
                     json.dumps({"type": "system.lagged", "skipped": skipped, "ts": _now()})
@@ -117,6 +118,9 @@ async def ws_events(ws: WebSocket) -> None:
     settings = app.state.settings
     params = ws.query_params
     token = token_of(ws)
+    # Accept first so that refusals carry a close code and reason the client can read
+    # (a refused handshake is only an HTTP 403 to a browser).
+    await ws.accept()
     try:
         async with app.state.pool.connection() as conn:
             if not token:
@@ -139,7 +143,6 @@ async def ws_events(ws: WebSocket) -> None:
         return
     types, cameras = _csv(params.get("types")), _csv(params.get("cameras"))
     flt = EventFilter(scope=user.unit, unit=unit, types=types, cameras=cameras)
-    await ws.accept()
     sub = app.state.broker.fanout.subscribe(
         user_unit=user.unit, types=tuple(types), cameras=frozenset(cameras), unit=unit, maxsize=settings.ws_queue
     )
