@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ioc.common.evidence_verify import Report, key_fingerprint, load_public_key, verify_zip
+from ioc.common.evidence_verify import Report, key_fingerprint, load_public_key, verify_chain, verify_zip
 
 _FINGERPRINT_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -74,5 +74,37 @@ def register(app: typer.Typer) -> None:
             else:
                 _print_human(path, report)
         raise typer.Exit(1 if failed else 0)
+
+    @group.command("chain")
+    def chain(
+        manifests_dir: Path = typer.Argument(..., help="an edge's <data_dir>/evidence/manifests folder",
+                                             exists=True, file_okay=False),
+        key: str = typer.Option(..., "--key", help="the edge public key: base64, PEM or a key file"),
+        as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    ) -> None:
+        """Verify an edge's whole local manifest chain (signatures, links, no gaps) on site. Exit 1 if it fails."""
+        path = Path(key)
+        try:
+            public = load_public_key(path.read_bytes() if len(key) < 4096 and path.is_file() else key)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--key: {exc}") from exc
+        names = sorted(p for p in manifests_dir.glob("*.json") if p.stem.isdigit())
+        seqs = [int(p.stem) for p in names]
+        entries = []
+        for p in names:
+            sig = p.with_suffix(".sig")
+            entries.append((p.read_bytes(), sig.read_bytes() if sig.exists() else b""))
+        report = verify_chain(entries, public)
+        if seqs and seqs[0] != 1:
+            report.add("chain_gap", "the chain does not start at manifest 1", first=seqs[0])
+        if as_json:
+            typer.echo(json.dumps({"manifests": len(entries), **report.to_dict()}, ensure_ascii=False))
+        else:
+            typer.echo(f"{manifests_dir}: {len(entries)} manifest(s), key {report.key_fingerprint}")
+            if report.ok:
+                typer.secho("  OK: every signature and link verifies", fg=typer.colors.GREEN)
+            for p in report.problems:
+                typer.echo(f"   - {p.code}: {p.message} {json.dumps(p.detail, ensure_ascii=False) if p.detail else ''}")
+        raise typer.Exit(0 if report.ok and entries else 1)
 
     app.add_typer(group, name="evidence")

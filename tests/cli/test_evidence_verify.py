@@ -168,3 +168,22 @@ def test_console_script_human_output(tmp_path: Path, chain) -> None:
     assert proc.returncode == 1, proc.stderr
     assert "OK: signature" in proc.stdout and "chain_gap" in proc.stdout
     assert "Phố Huế" in proc.stdout
+
+
+def test_chain_command_on_an_edge_data_dir(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    manifests = key.path.parent.parent / "evidence" / "manifests"
+    app = typer.Typer()
+    register(app)
+    ok = CliRunner().invoke(app, ["evidence", "chain", str(manifests), "--key", key.public_key_b64, "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["manifests"] == 3
+    # a copy of the chain with manifest 2 removed
+    copy = tmp_path / "manifests"
+    copy.mkdir()
+    for f in manifests.iterdir():
+        if f.suffix in (".json", ".sig") and not f.stem.endswith("2"):
+            (copy / f.name).write_bytes(f.read_bytes())
+    bad = CliRunner().invoke(app, ["evidence", "chain", str(copy), "--key", key.public_key_b64, "--json"])
+    assert bad.exit_code == 1
+    assert {p["code"] for p in json.loads(bad.output)["problems"]} == {"chain_gap", "chain_prev_mismatch"}
