@@ -36,3 +36,11 @@ def class_name(class_id: int) -> str:
 def class_ids(names: tuple[str, ...] | list[str]) -> list[int]:
     """Ids for class names, in the given order."""
     return [CLASS_IDS[name] for name in names]
+
+
+def known_classes(names: list[str]) -> list[str]:
+    """``names`` unchanged if every one is a known class, else ValueError naming the unknown ones."""
+    unknown = [n for n in names if n not in CLASS_IDS]
+    if unknown:
+        raise ValueError(f"unknown classes {unknown}; known: {sorted(CLASS_IDS)}")
+    return names

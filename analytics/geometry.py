@@ -48,7 +48,10 @@ class ZoneConfig(ConfigModel):
     polygon: list[Point] = Field(max_length=256, description="corners in frame pixels, at least 3")
     anchor: Anchor = Field("bottom_center", description="point of the box tested: feet/wheels or box centre")
 
-    _poly = field_validator("polygon")(classmethod(lambda cls, v: _check_polygon(v)))
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, value: list[Point]) -> list[Point]:
+        return _check_polygon(value)
 
 
 class LineConfig(ConfigModel):
@@ -93,7 +96,10 @@ class LaneConfig(ConfigModel):
     direction: tuple[float, float] = Field(description="allowed travel direction (dx, dy) in image pixels; normalised")
     anchor: Anchor = Field("bottom_center", description="point of the box tested")
 
-    _poly = field_validator("polygon")(classmethod(lambda cls, v: _check_polygon(v)))
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, value: list[Point]) -> list[Point]:
+        return _check_polygon(value)
 
     @field_validator("direction")
     @classmethod

@@ -7,15 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from analytics.classes import CLASS_IDS, ROAD_USERS
+from analytics.classes import ROAD_USERS, known_classes
 from analytics.rules.base import Rule, RuleConfigBase, RuleHit, SceneState
 
-
-def _known(value: list[str]) -> list[str]:
-    unknown = [c for c in value if c not in CLASS_IDS]
-    if unknown:
-        raise ValueError(f"unknown classes {unknown}; known: {sorted(CLASS_IDS)}")
-    return value
 
 
 class LineCountConfig(RuleConfigBase):
@@ -33,7 +27,10 @@ class LineCountConfig(RuleConfigBase):
     emit_empty: bool = Field(True, description="also emit windows in which nothing crossed (a flat KPI line is data)")
     evidence: list[str] = Field([], max_length=8, description="aggregates carry no evidence by default")
 
-    _classes = field_validator("classes")(classmethod(lambda cls, v: _known(v)))
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        return known_classes(value)
 
 
 class LineCountRule(Rule):

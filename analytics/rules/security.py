@@ -8,16 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from analytics.classes import CLASS_IDS
+from analytics.classes import known_classes
 from analytics.rules.base import Rule, RuleConfigBase, RuleHit, SceneState
 from ioc.common import ConfigModel
 
-
-def _known(value: list[str]) -> list[str]:
-    unknown = [c for c in value if c not in CLASS_IDS]
-    if unknown:
-        raise ValueError(f"unknown classes {unknown}; known: {sorted(CLASS_IDS)}")
-    return value
 
 
 class TimeWindow(ConfigModel):
@@ -64,7 +58,10 @@ class ZoneIntrusionConfig(RuleConfigBase):
     schedule: list[TimeWindow] = Field([], max_length=32, description="when the rule is armed; empty = always")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="IANA zone of the schedule; frame ts are UTC epoch seconds")
 
-    _classes = field_validator("classes")(classmethod(lambda cls, v: _known(v)))
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        return known_classes(value)
 
     @field_validator("timezone")
     @classmethod
@@ -134,7 +131,10 @@ class LoiteringConfig(RuleConfigBase):
     classes: list[str] = Field(["person"], min_length=1, description="classes watched")
     dwell_s: float = Field(30.0, gt=0.0, le=86400.0, description="seconds inside the zone that count as loitering")
 
-    _classes = field_validator("classes")(classmethod(lambda cls, v: _known(v)))
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        return known_classes(value)
 
 
 class LoiteringRule(Rule):
@@ -185,7 +185,10 @@ class CrowdingConfig(RuleConfigBase):
     min_duration_s: float = Field(2.0, ge=0.0, le=3600.0, description="the crowd must last this long")
     cooldown_s: float = Field(60.0, ge=0.0, le=86400.0, description="no second alert for this long")
 
-    _classes = field_validator("classes")(classmethod(lambda cls, v: _known(v)))
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        return known_classes(value)
 
 
 class CrowdingRule(Rule):

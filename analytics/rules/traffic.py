@@ -7,15 +7,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from analytics.classes import CLASS_IDS, VEHICLES
+from analytics.classes import VEHICLES, known_classes
 from analytics.rules.base import Rule, RuleConfigBase, RuleHit, SceneState
 
-
-def _known(value: list[str]) -> list[str]:
-    unknown = [c for c in value if c not in CLASS_IDS]
-    if unknown:
-        raise ValueError(f"unknown classes {unknown}; known: {sorted(CLASS_IDS)}")
-    return value
 
 
 class WrongWayConfig(RuleConfigBase):
@@ -37,7 +31,10 @@ class WrongWayConfig(RuleConfigBase):
     min_frames: int = Field(5, ge=1, le=1000, description="processed frames with a backward step")
     step_px: float = Field(0.5, ge=0.0, le=100.0, description="a step shorter than this is standing still, not backward")
 
-    _classes = field_validator("classes")(classmethod(lambda cls, v: _known(v)))
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        return known_classes(value)
 
 
 class WrongWayRule(Rule):
@@ -100,7 +97,10 @@ class IllegalStoppingConfig(RuleConfigBase):
     max_stationary_s: float = Field(30.0, gt=0.0, le=86400.0, description="longest allowed stop")
     radius_px: float = Field(10.0, gt=0.0, le=1000.0, description="anchor staying within this radius is stationary")
 
-    _classes = field_validator("classes")(classmethod(lambda cls, v: _known(v)))
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        return known_classes(value)
 
 
 class IllegalStoppingRule(Rule):
