@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ioc.api.deps import SESSION_COOKIE, PageUser
 from ioc.api.templating import templates
+from ioc.services.users import User
 from web.i18n import COOKIE_NAME, LANGS, Lang, catalog_json, keys, normalize_lang, pick_lang, script_json, t
 
 router = APIRouter(tags=["pages"])
@@ -107,7 +108,7 @@ def render(
     *,
     lang: Lang,
     page: dict[str, Any],
-    user: Any = None,
+    user: User | None = None,
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
@@ -152,7 +153,7 @@ def request_lang(request: Request) -> Lang:
     return pick_lang(request.query_params.get("lang"), request.cookies.get(COOKIE_NAME))
 
 
-def _forbidden(request: Request, user: Any, lang: Lang) -> HTMLResponse:
+def _forbidden(request: Request, user: User, lang: Lang) -> HTMLResponse:
     return render(
         request, "error.html", lang=lang, user=user, page={}, status_code=403, message=t("error.forbidden", lang)
     )

@@ -386,13 +386,22 @@
       });
     }
     renderCounters();
-    const cameras = loadCameras(); // first, so the feed can name cameras
-    const loads = [loadCounters(), loadKpis(), loadViolations(), loadMeetings()];
+    // Each panel fails on its own: a missing endpoint leaves that panel saying so.
+    const unavailable = (id) => (err) => {
+      console.warn(id, err);
+      const node = $(id);
+      if (node) { node.textContent = t("common.unavailable"); node.classList.remove("hidden"); }
+    };
+    const loads = [
+      loadCounters().catch(unavailable("counters-empty")),
+      loadKpis().catch(unavailable("kpis-empty")),
+      loadViolations(),
+      loadMeetings(),
+    ];
+    await loadCameras().catch(unavailable("cameras-empty")); // first, so the feed can name cameras
     let newest = null;
-    try { await cameras; } catch (err) { console.warn("cameras", err); renderCameraSummary(); }
-    try { newest = await loadRecentEvents(); } catch (err) { console.warn("events", err); }
-    const results = await Promise.allSettled(loads);
-    results.filter((r) => r.status === "rejected").forEach((r) => console.warn(r.reason));
+    try { newest = await loadRecentEvents(); } catch (err) { unavailable("feed-empty")(err); }
+    await Promise.all(loads);
 
     state.stream = new LiveStream({
       params: filters,
