@@ -185,3 +185,20 @@ def test_wrong_password_is_refused_on_the_form(browser: Any, live_hub: LiveHub) 
     expect(page.locator("#login-error")).to_have_text("Sai tên đăng nhập hoặc mật khẩu")
     assert page.url.endswith("/login?next=/console")
     context.close()
+
+
+def test_console_loads_more_with_the_cursor(browser: Any, live_hub: LiveHub) -> None:
+    batch = [live_hub.event("count.vehicles", "info", camera="cam-03", payload={"count": i}) for i in range(60)]
+    live_hub.post_events(*batch)
+    page = login(browser, live_hub, "admin", "/console")
+    page.fill("#f-type", "count.vehicles")
+    page.click("#f-submit")
+    expect(page.locator("#events-body tr")).to_have_count(50, timeout=5_000)  # one page
+    expect(page.locator("#load-more")).to_be_enabled()
+    page.click("#load-more")
+    expect(page.locator("#events-body tr")).to_have_count(60, timeout=5_000)
+    expect(page.locator("#load-more")).to_be_disabled()
+    expect(page.locator("#more-state")).to_have_text("Hết kết quả")
+    ids = page.eval_on_selector_all("#events-body tr", "rows => rows.map(r => r.dataset.id)")
+    assert sorted(ids) == sorted(e["id"] for e in batch)
+    page.context.close()
