@@ -6,7 +6,9 @@ Tree::
     ├── DetectionsError        a Detections record whose arrays disagree (shape, length, dtype)
     ├── ModelError             a model file that is missing, unreadable or has an unexpected shape
     │   └── InferenceError     ONNX Runtime failed while running a loaded model
-    └── FrameError             a frame that is not an HxWx3 uint8 BGR image
+    ├── FrameError             a frame that is not an HxWx3 uint8 BGR image
+    └── SceneConfigError       a rule config that is valid field by field but does not fit its scene
+                               (e.g. a red-light direction the stop line does not have)
 
 Configuration errors (wrong field, polygon with 2 points, a rule naming a zone the
 scene lacks) are `pydantic.ValidationError` raised while the config loads: it
@@ -34,3 +36,7 @@ class InferenceError(ModelError):
 
 class FrameError(AnalyticsError, ValueError):
     """A frame that is not an HxWx3 uint8 BGR image."""
+
+
+class SceneConfigError(AnalyticsError, ValueError):
+    """A rule config that does not fit the scene it is in; a ValueError, so pydantic validators may raise it."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from analytics.detections import Detections
 from ioc.common import ConfigModel
@@ -76,7 +76,7 @@ class LineConfig(ConfigModel):
 
     @field_validator("end")
     @classmethod
-    def _not_a_point(cls, value: Point, info) -> Point:  # type: ignore[no-untyped-def]
+    def _not_a_point(cls, value: Point, info: ValidationInfo) -> Point:
         start = info.data.get("start")
         if start is not None and np.hypot(value[0] - start[0], value[1] - start[1]) < 2.0:
             raise ValueError("line start and end must be at least 2 px apart")
@@ -231,8 +231,8 @@ class DirectedLine:
             switched = approach * side < -max(thr, 1.0)
             if previous is not None and previous != side and inside[i] and not switched:
                 direction = self.config.in_name if side > 0 else self.config.out_name
-                box = tuple(float(v) for v in tracks.xyxy[i])
-                out.append(Crossing(self.name, tid, int(tracks.class_id[i]), direction, ts, box))  # type: ignore[arg-type]
+                x1, y1, x2, y2 = (float(v) for v in tracks.xyxy[i])
+                out.append(Crossing(self.name, tid, int(tracks.class_id[i]), direction, ts, (x1, y1, x2, y2)))
         return out
 
     def forget(self, track_ids: set[int]) -> None:

@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,7 +107,7 @@ class SceneAnalyzer:
         self._frame_index = 0
         self._last_ts: float | None = None
 
-    def _membership(self, areas: dict[str, Zone], since: dict[str, dict[int, float]], seen: dict[str, dict[int, float]], tracks: Detections, ts: float) -> dict[str, set[int]]:
+    def _membership(self, areas: Mapping[str, Zone], since: dict[str, dict[int, float]], seen: dict[str, dict[int, float]], tracks: Detections, ts: float) -> dict[str, set[int]]:
         members: dict[str, set[int]] = {}
         for name, area in areas.items():
             inside = tracks.tracker_id[area.contains(tracks)].tolist()
@@ -145,11 +146,11 @@ class SceneAnalyzer:
 
         crossings = [c for line in self.lines.values() for c in line.update(tracks, ts)]
         zone_members = self._membership(self.zones, self._zone_since, self._zone_seen, tracks, ts)
-        lane_members = self._membership(self.lanes, self._lane_since, self._lane_seen, tracks, ts)  # type: ignore[arg-type]
+        lane_members = self._membership(self.lanes, self._lane_since, self._lane_seen, tracks, ts)
         state = SceneState(
             ts=ts,
             frame_index=self._frame_index,
-            frame_shape=tuple(frame.shape[:2]) if frame is not None else (0, 0),  # type: ignore[arg-type]
+            frame_shape=(int(frame.shape[0]), int(frame.shape[1])) if frame is not None else (0, 0),
             tracks=tracks,
             history=self.history,
             zones=self.zones,

@@ -88,7 +88,8 @@ class RuleHit:
         if not re.match(EVENT_TYPE_PATTERN, self.type):
             raise ValueError(f"RuleHit.type {self.type!r} is not a dotted event type (traffic.*, security.*, count.*)")
         if self.box is not None:
-            self.box = tuple(round(float(v), 1) for v in self.box)  # type: ignore[assignment]
+            x1, y1, x2, y2 = (round(float(v), 1) for v in self.box)
+            self.box = (x1, y1, x2, y2)
 
     def event_payload(self) -> dict[str, Any]:
         """The event payload: the rule's own fields plus ``rule``, ``track``, ``class``, ``box``."""
@@ -121,7 +122,8 @@ class TrackHistory:
         self.points.append((ts, float(anchor[0]), float(anchor[1])))
         while len(self.points) > self.max_points:
             self.points.popleft()
-        self.box = tuple(float(v) for v in box)  # type: ignore[assignment]
+        x1, y1, x2, y2 = (float(v) for v in box)
+        self.box = (x1, y1, x2, y2)
         self._votes[int(class_id)] += confidence  # detectors flip car/truck; the weighted vote is stable
 
     @property

@@ -3,6 +3,7 @@
     AnalyticsError
     ├── CalibrationError      four points that give no usable homography (collinear, repeated)
     ├── SignalError           a signal state message that cannot be read (unknown state, bad time)
+    ├── RuleConfigError       a rule config that disagrees with its scene (a direction the line lacks)
     └── ModelError            (analytics) the no-helmet classifier file is missing or has a wrong shape
 """
 
@@ -19,4 +20,8 @@ class SignalError(AnalyticsError, ValueError):
     """A traffic signal state that cannot be accepted."""
 
 
-__all__ = ["CalibrationError", "ModelError", "SignalError"]
+class RuleConfigError(AnalyticsError, ValueError):
+    """A violation rule config that does not fit the scene it runs in."""
+
+
+__all__ = ["CalibrationError", "ModelError", "RuleConfigError", "SignalError"]

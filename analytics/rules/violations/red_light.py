@@ -8,6 +8,7 @@ from pydantic import Field
 
 from analytics.rules.base import Rule, RuleHit, SceneState
 from analytics.rules.violations.common import ViolationConfigBase
+from analytics.rules.violations.exceptions import RuleConfigError
 from analytics.rules.violations.signal import SIGNALS, SignalColour, SignalTimeline, classify_lamp
 from ioc.common import ConfigModel
 
@@ -111,6 +112,11 @@ class RedLightRule(Rule):
             self._own.record(self._pending[1], colour)  # the phase began at its first reading
 
     def evaluate(self, state: SceneState) -> list[RuleHit]:
+        line = state.lines[self.config.stop_line].config
+        if self.config.direction not in (line.in_name, line.out_name):
+            # Caught on the first frame: a misspelt direction would otherwise never fire, silently.
+            raise RuleConfigError(f"red_light direction {self.config.direction!r} is not a direction of line "
+                                   f"{line.name!r} ({line.in_name!r} or {line.out_name!r})")
         self._read_frame(state)
         self._alerted -= state.ended
         hits: list[RuleHit] = []
