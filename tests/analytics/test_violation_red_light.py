@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from analytics.detections import Detections
+from analytics.rules.violations.exceptions import RuleConfigError
 from analytics.rules.violations.signal import SIGNALS, SignalBoard, SignalTimeline, classify_lamp
 from analytics.scene import SceneAnalyzer, SceneConfig
 from tests.analytics.conftest import read_frame
@@ -186,3 +187,9 @@ def test_timeline_orders_late_messages_and_goes_stale() -> None:
 def test_board_refuses_bad_messages(colour: str, signal_id: str) -> None:
     with pytest.raises(ValueError):
         SignalBoard().record(signal_id, 1.0, colour)
+
+
+def test_misspelt_direction_is_an_error_not_silence() -> None:
+    with pytest.raises(RuleConfigError, match="'inn' is not a direction of line 'stop'"):
+        run({"type": "red_light", "stop_line": "stop", "direction": "inn",
+             "signal": {"source": "external", "signal_id": "x"}}, None, duration_s=0.2)
