@@ -1,7 +1,7 @@
 """Multi-object tracking: ByteTrack from Roboflow's `trackers` library.
 
-Why `trackers`: supervision 0.26+ moved its `ByteTrack` out to this package, which
-is Roboflow's maintained, clean-room implementation (Apache-2.0, numpy + scipy only,
+Why `trackers`: supervision (0.31 here) no longer ships `sv.ByteTrack`; Roboflow
+moved tracking into this package, its maintained, clean-room implementation (Apache-2.0, numpy + scipy only,
 no torch). It takes capture timestamps, so a camera that drops frames or runs at
 5 fps keeps the Kalman prediction and the lost-track budget in seconds.
 """

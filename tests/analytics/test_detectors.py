@@ -35,7 +35,8 @@ def test_yolox_finds_the_bicycle_and_the_truck(yolox: YoloxDetector, shared_data
 def test_yolox_model_facts(yolox: YoloxDetector) -> None:
     # The published YOLOX-Nano export has a fixed batch of 1: detect_batch runs frames one by one.
     assert yolox.batch_capable is False and yolox.input_hw == (416, 416)
-    assert yolox.providers[-1] == "CPUExecutionProvider"
+    assert yolox.providers[-1] == "CPUExecutionProvider"  # CUDA is asked for first, skipped when absent
+    assert yolox.session.get_session_options().intra_op_num_threads == 1
     frames = [np.full((200, 300, 3), v, np.uint8) for v in (0, 128)]
     assert [len(d) for d in yolox.detect_batch(frames)] == [0, 0]
 
