@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -53,6 +54,8 @@ class SceneConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SceneConfig:
+        if self.zone_grace_s >= self.track_end_s:
+            raise ValueError(f"zone_grace_s ({self.zone_grace_s}) must be shorter than track_end_s ({self.track_end_s})")
         for kind in ("zones", "lines", "lanes"):
             names = [item.name for item in getattr(self, kind)]
             dupes = sorted({n for n in names if names.count(n) > 1})
@@ -122,6 +125,8 @@ class SceneAnalyzer:
 
     def process(self, frame: np.ndarray | None, ts: float, detections: Detections) -> SceneResult:
         """Track ``detections`` (from ``frame``, taken at ``ts``) and evaluate every rule."""
+        if not math.isfinite(ts):
+            raise ValueError(f"timestamp must be a finite number of seconds, got {ts}")
         if self._last_ts is not None and ts <= self._last_ts:
             raise ValueError(f"timestamps must increase: got {ts} after {self._last_ts}")
         if frame is not None and (not isinstance(frame, np.ndarray) or frame.ndim != 3):

@@ -58,6 +58,7 @@ def run(config: dict, frames: list[Detections], t0: float = 1_700_000_000.0) -> 
         ({"zones": [ZONE], "rules": [{"type": "crowding", "zone": "z", "max_count": -1}]}, "greater than or equal"),
         ({"lanes": [{"name": "l", "polygon": ZONE["polygon"], "direction": [0, 1]}], "rules": [{"type": "wrong_way", "lanes": ["m"]}]}, "lanes ['m']"),
         ({"zones": [ZONE], "rules": [{"type": "zone_intrusion", "zone": "z", "timezone": "Mars/Base"}]}, "unknown time zone"),
+        ({"zone_grace_s": 5, "track_end_s": 3}, "must be shorter than track_end_s"),
     ],
 )
 def test_scene_config_errors_are_clear(config: dict, message: str) -> None:
@@ -66,11 +67,13 @@ def test_scene_config_errors_are_clear(config: dict, message: str) -> None:
     assert message in str(info.value)
 
 
-def test_timestamps_must_increase() -> None:
+@pytest.mark.parametrize(("ts", "message"), [(10.0, "increase"), (9.0, "increase"), (float("nan"), "finite")])
+def test_bad_timestamps_are_refused_and_change_nothing(ts: float, message: str) -> None:
     scene = SceneAnalyzer(SceneConfig())
     scene.process(None, 10.0, Detections.empty())
-    with pytest.raises(ValueError, match="increase"):
-        scene.process(None, 10.0, Detections.empty())
+    with pytest.raises(ValueError, match=message):
+        scene.process(None, ts, Detections.empty())
+    scene.process(None, 10.5, Detections.empty())  # still usable
 
 
 def test_registry_has_every_builtin_rule() -> None:
