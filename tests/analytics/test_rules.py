@@ -214,7 +214,7 @@ def test_scene_result_tracks_are_confirmed_only() -> None:
 def test_ended_tracks_are_forgotten() -> None:
     """A camera runs for months: per-track state must not grow with every road user ever seen."""
     line = {"name": "g", "start": [0, 200], "end": [400, 200]}
-    scene = SceneAnalyzer(SceneConfig.model_validate({"lines": [line], "rules": [{"type": "line_count", "line": "g"}], "track_end_s": 1.0}))
+    scene = SceneAnalyzer(SceneConfig.model_validate({"lines": [line], "rules": [{"type": "line_count", "line": "g"}], "track_end_s": 1.0, "zone_grace_s": 0.5}))
     t = 0.0
     for i in range(9):
         scene.process(None, t, boxes((100, 120 + 20 * i, "car")))
