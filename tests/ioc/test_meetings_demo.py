@@ -16,7 +16,6 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from conferencing.client import RelayClient
 from conferencing.demo import DEMO_UNITS, start_demo_relays
 from conferencing.pattern import colour_close, read_pattern
-from conferencing.tokens import issue_join_token
 from ioc.demo import UNITS
 from ioc.services import units
 from ioc.services.units import Unit
