@@ -242,6 +242,8 @@ class Factory:
             r = await self.hub.client.post("/api/v1/auth/login", json={"username": user.username, "password": password})
             assert r.status_code == 200, r.text
             token = r.json()["access_token"]
+            # Tests authenticate explicitly with `headers`; keep the shared client cookie-free.
+            self.hub.client.cookies.clear()
         return Login(user, password, token)
 
     async def edge(self, unit: str, *, cameras: list[tuple[str, str]] | None = None) -> EdgeLogin:
