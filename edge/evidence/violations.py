@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -158,12 +160,20 @@ class ViolationEvidence:
         self.chain = ManifestChain(Path(data_dir), self.key, edge_id)
         self.packager = EvidencePackager(self.config, self.chain, Path(data_dir) / "evidence" / "files")
         self.plate_reader = plate_reader
-        self._pending: list[tuple[PendingEvidence, RuleHit, str]] = []  # (pending, hit, camera id)
+        # (pending, hit, camera id, the camera's ring if given at submit)
+        self._pending: list[tuple[PendingEvidence, RuleHit, str, ClipSource | None]] = []
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._on_done: Callable[[FinishedViolation], None] | None = None
 
     def submit(self, hit: RuleHit, frame: FrameLike, camera: CameraInfo, scene: SceneConfig,
-               calibration_id: str | None = None) -> bool:
-        """Start the evidence of a violation hit (images now); False when the hit is no violation."""
+               calibration_id: str | None = None, ring: ClipSource | None = None) -> bool:
+        """Start the evidence of a violation hit (images now); False when the hit is no violation.
+
+        ``ring`` is the camera's frame ring; give it here when a background worker
+        (`start`) finishes the evidence, or pass rings to `poll` instead.
+        """
         if not is_violation(hit):
             return False
         image = frame.image
@@ -183,21 +193,22 @@ class ViolationEvidence:
         )
         pending = self.packager.prepare(request)
         with self._lock:
-            self._pending.append((pending, hit, camera.id))
+            self._pending.append((pending, hit, camera.id, ring))
         return True
 
-    def poll(self, now_mono: float, rings: ClipSource | dict[str, ClipSource] | None,
+    def poll(self, now_mono: float, rings: ClipSource | dict[str, ClipSource] | None = None,
              *, force: bool = False) -> list[FinishedViolation]:
         """Finish every violation whose clip time has passed (all of them with ``force``).
 
-        ``rings`` is one frame ring, or rings by camera id (one edge, several cameras).
+        ``rings`` is one frame ring, or rings by camera id (one edge, several cameras),
+        for violations submitted without their ring.
         """
         with self._lock:
             due = [p for p in self._pending if force or p[0].clip_due_mono <= now_mono]
             self._pending = [p for p in self._pending if p not in due]
         done = []
-        for pending, hit, camera_id in due:
-            ring = rings.get(camera_id) if isinstance(rings, dict) else rings
+        for pending, hit, camera_id, own_ring in due:
+            ring = own_ring if own_ring is not None else rings.get(camera_id) if isinstance(rings, dict) else rings
             try:
                 package = self.packager.finish(pending, ring)
             except EvidenceError:
@@ -217,3 +228,40 @@ class ViolationEvidence:
     def pending(self) -> int:
         with self._lock:
             return len(self._pending)
+
+    # -- background mode: clip encoding (seconds on a busy box) off the analysis thread
+
+    def start(self, on_done: Callable[[FinishedViolation], None], interval_s: float = 0.25) -> None:
+        """Finish due violations in a worker thread and hand each to ``on_done`` (e.g. the outbox).
+
+        Frame times (``frame.mono``) must be ``time.monotonic()`` values, as live sources give.
+        """
+        if self._thread is not None:
+            raise RuntimeError("ViolationEvidence worker already started")
+        self._on_done = on_done
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._work, args=(interval_s,), name="violation-evidence", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the worker; violations still waiting are finished with the clip the ring has."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._on_done is not None:
+            self._deliver(self.poll(time.monotonic(), force=True))
+
+    def _work(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                self._deliver(self.poll(time.monotonic()))
+            except Exception:  # keep the worker alive: the next violation must still be packaged
+                log.exception("violation evidence worker: poll failed")
+
+    def _deliver(self, items: list[FinishedViolation]) -> None:
+        for item in items:
+            try:
+                self._on_done(item)  # type: ignore[misc]
+            except Exception:
+                log.exception("violation %s: on_done failed", item.event_id)

@@ -4,6 +4,7 @@ signed chained manifest) → the shared verifier."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -103,3 +104,40 @@ def test_non_violation_hits_are_left_to_the_pipeline(packaged) -> None:
     assert not is_violation(hit_info)
     assert [o.label for o in overlays_for(hit, SceneConfig.model_validate(SCENE))] == ["right_cw"]
     assert caption_lines(hit)[-1].startswith("Loại xe:")
+
+
+def test_background_worker_finishes_due_violations_and_flushes_at_stop(packaged, tmp_path: Path, shared_data: Path) -> None:
+    """Live mode: frame times are time.monotonic(); the worker thread cuts the clip when due."""
+    _, hits, _ = packaged
+    cap = cv2.VideoCapture(str(shared_data / "highway_720p.mp4"))
+    images = [cap.read()[1] for _ in range(60)]
+    cap.release()
+    ring = FrameRing(seconds=12, fps=5)
+    now = time.monotonic()
+    for i, image in enumerate(images):  # two seconds of video ending now
+        ring.add(Frame.from_array(image, ts=T0 + timedelta(seconds=i / 30), mono=now - 2 + i / 30, index=i))
+    scene_cfg = SceneConfig.model_validate(SCENE)
+    violations = ViolationEvidence(tmp_path, "edge-live", EvidenceConfig(clip_after_s=0.0))
+    received = []
+    violations.start(received.append, interval_s=0.05)
+    try:
+        due_frame = Frame.from_array(images[-1], ts=T0, mono=now - 0.5, index=59)
+        assert violations.submit(hits[0], due_frame, CAMERA, scene_cfg, ring=ring)
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(received) == 1 and violations.pending == 0
+    finally:
+        violations.stop()
+    # one more, due only in 30 s: stop() flushes it with the clip the ring has (same chain)
+    slow = ViolationEvidence(tmp_path, "edge-live", EvidenceConfig(clip_after_s=30.0))
+    slow.start(received.append, interval_s=0.05)
+    try:
+        assert slow.submit(hits[1], due_frame, CAMERA, scene_cfg, ring=ring)
+        time.sleep(0.2)
+        assert slow.pending == 1 and len(received) == 1
+    finally:
+        slow.stop()
+    assert len(received) == 2
+    assert [r.package.signed.manifest.manifest_seq for r in received] == [1, 2]
+    assert all("clip" in [f.kind for f in r.package.files] for r in received)
