@@ -114,3 +114,59 @@ async def test_chair_controls(hub: Hub, make: Factory, shared_data: Path, artifa
         await participant.stop()
         await relay.stop()
         await asyncio.sleep(0)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(180)
+async def test_viewer_watches_without_publishing(hub: Hub, make: Factory, shared_data: Path) -> None:
+    """A `viewer` user opens the page: no device pickers, no camera sent, the chair's video shown."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium (see .ci/run)")
+    from playwright.async_api import async_playwright
+
+    secret = hub.app.state.settings.relay_secret.get_secret_value()
+    tree = await make.tree()
+    relay = Relay(RelayConfig(unit=tree.province, port=free_port()), secret=secret)
+    await relay.start()
+    organiser = await make.user("official", tree.province)
+    r = await hub.client.post("/api/v1/meetings", headers=organiser.headers, json={
+        "title": "Họp giao ban", "chair_unit": tree.province, "invited_root": tree.province,
+        "relays": {tree.province: relay.url}})
+    meeting = r.json()["id"]
+    chair_token = issue_join_token(room=meeting, sub="py-chair", name="Chủ trì", unit=tree.province, role="chair",
+                                   pub=True, secret=secret)
+    chair = RelayClient(relay.url, chair_token, slots=[], receive_audio=False, reconnect=False, name="py-chair",
+                        publish=lambda: [(None, MediaPlayer(str(shared_data / VIDEO), loop=True).video)])
+    await chair.start()
+    await chair.wait_connected(20)
+    viewer = await make.user("viewer", tree.communes[1])
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                context = await browser.new_context(viewport={"width": 1600, "height": 900}, bypass_csp=True)
+                login = await context.request.post(hub.base_url + "/api/v1/auth/login", data={
+                    "username": viewer.user.username, "password": viewer.password})
+                assert login.ok
+                page = await context.new_page()
+                await page.goto(f"{hub.base_url}/meet/{meeting}")
+                await page.wait_for_selector("#device-note >> text=người xem")
+                assert await page.is_disabled("#camera-select")
+                await page.click("#join-btn")
+                await page.wait_for_function("window.IOCMeet.state().phase === 'live'", timeout=30_000)
+                state = await page.evaluate("window.IOCMeet.state()")
+                assert state["publishing"] is False and state["you"]["role"] == "viewer"
+
+                async def chair_shown() -> bool:
+                    sample = await spotlight_sample(page)
+                    return bool(sample and (sample["w"], sample["h"]) == (576, 320) and sample["std"] > 20)
+
+                await _wait(chair_shown, 30, "the chair's video at the viewer")
+                members = {p["id"]: p for p in relay.rooms[meeting].state()["participants"]}
+                assert members[state["you"]["id"]]["pub"] is False
+                assert await page.is_hidden("#hand-btn") and await page.is_hidden("#mic-btn")
+            finally:
+                await browser.close()
+    finally:
+        await chair.stop()
+        await relay.stop()

@@ -249,3 +249,39 @@ async def test_page_requires_login(hub: Hub, make: Factory) -> None:
 
     outsider = await make.user("official", (await make.tree()).province)
     assert (await hub.client.get(f"/meet/{meeting['id']}", headers=outsider.headers)).status_code == 404
+
+
+async def test_viewer_token_cannot_publish_at_the_relay(hub: Hub, make: Factory) -> None:
+    """The hub's viewer token, used by a client that tries to send anyway: the relay refuses the media."""
+    from conferencing.client import RelayClient
+    from conferencing.config import RelayConfig
+    from conferencing.pattern import PatternTrack
+    from conferencing.server import Relay
+    from tests.conftest import free_port
+
+    secret = hub.app.state.settings.relay_secret.get_secret_value()
+    tree = await make.tree()
+    relay = Relay(RelayConfig(unit=tree.province, port=free_port()), secret=secret)
+    await relay.start()
+    try:
+        chair = await make.user("official", tree.province)
+        meeting = await _meeting(hub, chair, tree, relays={tree.province: relay.url})
+        viewer = await make.user("viewer", tree.communes[0])
+        grant = (await hub.client.post(f"/api/v1/meetings/{meeting['id']}/join-token", json={"endpoint": "v"},
+                                       headers=viewer.headers)).json()
+        assert (grant["role"], grant["pub"]) == ("viewer", False)
+        client = RelayClient(grant["relay_url"], grant["token"], slots=["chair"], receive_audio=False,
+                             publish=lambda: [(None, PatternTrack(colour=(200, 30, 30), fps=10))], reconnect=False)
+        await client.start()
+        try:
+            await client.wait_connected(15)
+            sending = [t for t in client.pc.getTransceivers() if t.sender.track is not None]
+            # The relay answered the send m-line "inactive": nothing of this client is forwarded.
+            assert [t.currentDirection for t in sending] == ["inactive"]
+            room = relay.rooms[meeting["id"]]
+            me = next(p for p in room.state()["participants"] if p["id"] == grant["sub"])
+            assert me["pub"] is False
+        finally:
+            await client.stop()
+    finally:
+        await relay.stop()
