@@ -52,6 +52,7 @@ def bundle(edge_key: EdgeSigningKey, package: EvidencePackage, prev: EvidencePac
         over.get("key", edge_key.public_key), over.get("files", files),
         prev_manifest=None if prev is None else prev.signed.data,
         prev_signature=None if prev is None else prev.signed.signature,
+        extra=over.get("extra"),
     )
 
 
@@ -78,9 +79,10 @@ def run_cli(tmp_path: Path, zip_bytes: bytes, *args: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.output)
 
 
-def test_honest_bundle_verifies(tmp_path: Path, chain) -> None:
+@pytest.mark.parametrize("extra", [None, {"report.pdf": b"%PDF-1.7 the review desk's report"}])
+def test_honest_bundle_verifies(tmp_path: Path, chain, extra) -> None:
     key, packages = chain
-    code, report = run_cli(tmp_path, bundle(key, packages[2], packages[1]), "--expect-key", key.key_id)
+    code, report = run_cli(tmp_path, bundle(key, packages[2], packages[1], extra=extra), "--expect-key", key.key_id)
     assert code == 0 and report["ok"], report["problems"]
     assert set(report["checked"]) >= {"signature", "files", "chain", "trusted_key"}
 
@@ -151,6 +153,13 @@ def test_missing_evidence_file(tmp_path: Path, chain) -> None:
     clipped = rewrite(bundle(key, p, packages[0]), evidence_file_name(p.files[1].sha256, p.files[1].mime), None)
     code, report = run_cli(tmp_path, clipped)
     assert code == 1 and [x["code"] for x in report["problems"]] == ["file_missing"]
+
+
+@pytest.mark.parametrize("extra", [{"manifest.json": b"{}"}, {"files/x.jpg": b"x"}])
+def test_export_cannot_shadow_the_layout(chain, extra) -> None:
+    key, packages = chain
+    with pytest.raises(ValueError, match="top-level"):
+        bundle(key, packages[1], packages[0], extra=extra)
 
 
 def test_not_a_zip(tmp_path: Path) -> None:
