@@ -196,3 +196,12 @@ def test_chain_command_on_an_edge_data_dir(tmp_path: Path, chain) -> None:
     bad = CliRunner().invoke(app, ["evidence", "chain", str(copy), "--key", key.public_key_b64, "--json"])
     assert bad.exit_code == 1
     assert {p["code"] for p in json.loads(bad.output)["problems"]} == {"chain_gap", "chain_prev_mismatch"}
+
+
+def test_verifier_imports_neither_opencv_nor_the_hub() -> None:
+    """The hub, the CLI and a police laptop import the verifier: it must stay light."""
+    code = ("import sys, ioc.common.evidence_verify, ioc.cli.evidence; "
+            "print(sorted(m for m in ('cv2', 'numpy', 'fastapi', 'psycopg', 'av') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
