@@ -32,4 +32,5 @@ class RelayConfig(ConfigModel):
     hub_url: str | None = Field(None, max_length=2048, description="hub base URL for attendance reports (http://hub:8000)")
     hub_token: str | None = Field(None, max_length=4096, description="bearer token for the hub's attendance endpoint")
     record_dir: str | None = Field(None, max_length=1024, description="when set, the chair's view of each room is recorded to MP4 here")
+    idle_room_s: float = Field(60.0, ge=0.1, le=86400, description="an empty room (not in parent_rooms) is closed, and unlinked, after this long")
     reconnect_max_s: float = Field(5.0, ge=0.1, le=300, description="longest wait between attempts to rejoin the parent")

@@ -7,7 +7,9 @@ track and either encodes them (`av.Frame`) or only packetizes them (anything els
 
 - `tap_receiver` swaps the receiver's decoder queue for a `_FrameTap` *before* the
   receiver starts, so each reassembled frame goes to a `Fanout` instead of the decoder
-  (the decoder thread then idles on an empty queue and exits when the receiver stops);
+  (the decoder thread then idles on an empty queue and exits when the receiver stops),
+  and its jitter buffer for a `ForwardingJitterBuffer` that releases a frame at its
+  marker bit instead of one frame later;
 - a `Fanout` copies each encoded frame to its sinks, the `SlotTrack`s;
 - a `SlotTrack` is the track of one subscriber's sender: `recv()` returns `av.Packet`s
   that the sender packetizes. A slot can be re-pointed to another fanout (spotlight
@@ -34,6 +36,7 @@ from typing import Any
 
 import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,38 @@ def is_keyframe(codec: str, data: bytes) -> bool:
     return True
 
 
+class ForwardingJitterBuffer(JitterBuffer):
+    """aiortc's jitter buffer, but a frame leaves as soon as it is complete.
+
+    aiortc knows a video frame is complete only when the first packet of the *next*
+    frame arrives (one frame interval, 40 ms at 25 fps, per relay hop), and holds audio
+    back by 4 packets (80 ms per hop) for its decoder. A relay only needs contiguous
+    packets up to the marker bit (RFC 3550: last packet of a video frame); an audio
+    packet is a frame by itself. Without a marker, aiortc's own rule still applies.
+    """
+
+    def __init__(self, kind: str) -> None:
+        video = kind == "video"
+        super().__init__(capacity=512 if video else 16, is_video=video)
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        packets = []
+        timestamp = None
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self._capacity]
+            if packet is None:
+                break  # a gap: wait for the retransmission (or aiortc's overflow rule)
+            if timestamp is None:
+                timestamp = packet.timestamp
+            elif packet.timestamp != timestamp:
+                break
+            packets.append(packet)
+            if packet.marker or not self._is_video:
+                self.remove(count + 1)
+                return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp)  # type: ignore[attr-defined]
+        return super()._remove_frame(sequence_number)
+
+
 class _FrameTap(queue.Queue):
     """Stands in for aiortc's decoder queue: frames go to a callback, not the decoder."""
 
@@ -93,9 +128,11 @@ def tap_receiver(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     applied), because aiortc hands the queue to the decoder thread at start.
     """
     attr = "_RTCRtpReceiver__decoder_queue"
-    if not hasattr(receiver, attr):
-        raise RuntimeError("this aiortc version has no RTCRtpReceiver decoder queue to tap")
+    buffer = "_RTCRtpReceiver__jitter_buffer"
+    if not hasattr(receiver, attr) or not hasattr(receiver, buffer):
+        raise RuntimeError("this aiortc version has no RTCRtpReceiver decoder queue / jitter buffer to tap")
     setattr(receiver, attr, _FrameTap(sink))
+    setattr(receiver, buffer, ForwardingJitterBuffer(receiver._RTCRtpReceiver__kind))  # type: ignore[attr-defined]
 
 
 def receiver_keyframe_requester(receiver: RTCRtpReceiver) -> Callable[[], None]:

@@ -148,6 +148,20 @@ class Relay:
                 self.recorders[room_id] = ChairRecorder(self, room)
         return room
 
+    def _close_if_idle(self, room_id: str) -> None:
+        """Forget a room nobody has used for `idle_room_s` (and stop linking it upward)."""
+        room = self.rooms.get(room_id)
+        if room is None or not room.empty or room_id in self.config.parent_rooms:
+            return
+        del self.rooms[room_id]
+        link = self.links.pop(room_id, None)
+        if link is not None:
+            asyncio.ensure_future(link.stop())
+        rec = self.recorders.pop(room_id, None)
+        if rec is not None:
+            asyncio.ensure_future(rec.stop())
+        logger.info("room %s closed after %.0f s without endpoints", room_id, self.config.idle_room_s)
+
     def _room_ended(self, room: Room) -> None:
         self.ended_rooms.add(room.id)
         link = self.links.pop(room.id, None)
@@ -196,6 +210,8 @@ class Relay:
                 await session.stop_media()
                 if room.empty and room.id in self.ended_rooms:
                     self.rooms.pop(room.id, None)
+                elif room.empty:
+                    asyncio.get_running_loop().call_later(self.config.idle_room_s, self._close_if_idle, room.id)
 
     async def _admit(self, ws: ServerConnection) -> tuple[Session | None, Room | None]:
         try:
