@@ -16,7 +16,9 @@ from typing import Any
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from analytics.detectors import DetectorConfig, MotionConfig, YoloxConfig
+from analytics.plates.reader import RapidOCRPlateReaderConfig
 from analytics.scene import SceneConfig
+from edge.evidence.packager import EvidenceConfig
 from edge.exceptions import ConfigError
 from edge.yamlmarks import load_yaml, locate
 from ioc.common import ConfigModel
@@ -93,6 +95,21 @@ class EvidenceSettings(ConfigModel):
     max_width: int = Field(1280, ge=320, le=3840, description="snapshots and ring frames are scaled to at most this width")
 
 
+class ViolationSettings(ConfigModel):
+    """Signed evidence for traffic violations (built by `edge.evidence`).
+
+    A ``traffic.*`` hit whose rule wishes for a ``clip`` or ``plate`` waits until the
+    clip's end has been recorded, then becomes one event with an overview, a plate
+    close-up, the clip and a signed manifest.
+    """
+
+    enabled: bool = Field(True, description="package violations with signed evidence")
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="clip span, image sizes, captions")
+    plates: RapidOCRPlateReaderConfig | None = Field(
+        default_factory=RapidOCRPlateReaderConfig,
+        description="plate reader for rules that wish for `plate` evidence; null: no plate reading")
+
+
 class CameraConfig(ConfigModel):
     """One camera and what to look for in it.
 
@@ -104,6 +121,7 @@ class CameraConfig(ConfigModel):
 
     id: str = Field(pattern=CODE, description="camera id, unique across the province")
     name: str = Field("", max_length=200, description="shown on the wall")
+    place: str = Field("", max_length=200, description="street address written on violation evidence")
     unit: str = Field(pattern=CODE, description="administrative unit code the camera belongs to")
     lat: float | None = Field(None, ge=-90, le=90, description="latitude (WGS 84)")
     lon: float | None = Field(None, ge=-180, le=180, description="longitude (WGS 84)")
@@ -144,6 +162,7 @@ class SiteConfig(ConfigModel):
     batching: BatchingConfig = Field(default_factory=BatchingConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
+    violations: ViolationSettings = Field(default_factory=ViolationSettings)
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=256, description="the site's cameras")
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """Camera declaration and heartbeats to the hub, in one background thread.
 
 At start the edge declares its cameras (``PUT /api/v1/edges/self/cameras``), retrying
-with capped backoff until the hub accepts; then every ``interval_s`` it posts a heartbeat
+with capped backoff until the hub accepts, and registers its evidence signing key
+(``PUT /api/v1/edges/self/key``); then every ``interval_s`` it posts a heartbeat
 with per-camera status, detection fps, dropped (missed) frames, detector latency and
 the outbox depth. A failed heartbeat is logged once and tried again next period: they
 are snapshots, so a lost one needs no resend.
@@ -30,8 +31,10 @@ class Heartbeat:
     """
 
     def __init__(self, hub: HubClient, cameras: list[dict[str, Any]], body: Callable[[], dict[str, Any]],
-                 interval_s: float = 10.0, backoff_max_s: float = 30.0) -> None:
+                 interval_s: float = 10.0, backoff_max_s: float = 30.0, public_key_b64: str | None = None) -> None:
         self.hub = hub
+        self.public_key_b64 = public_key_b64
+        self.key_registered = threading.Event()
         self.cameras = cameras
         self.body = body
         self.interval_s = interval_s
@@ -60,6 +63,7 @@ class Heartbeat:
                 self.hub.put_cameras(self.cameras)
                 self.declared.set()
                 log.info("declared %d camera(s) to the hub", len(self.cameras))
+                self._register_key()
                 break
             except HubError as exc:
                 self._note(f"camera declaration failed: {exc}")
@@ -81,6 +85,18 @@ class Heartbeat:
                 log.exception("heartbeat failed unexpectedly")
             if self._stop.wait(self.interval_s):
                 return
+
+    def _register_key(self) -> None:
+        # The hub checks violation manifests against this key; a different key already
+        # registered needs an admin to clear it, so a refusal is reported, not retried.
+        if self.public_key_b64 is None:
+            return
+        try:
+            self.hub.put_key(self.public_key_b64)
+            self.key_registered.set()
+        except HubError as exc:
+            log.error("the hub refused this edge's signing key (violation evidence will not verify "
+                      "until an admin clears the old key): %s", exc)
 
     def _note(self, message: str) -> None:
         if message != self.last_error:

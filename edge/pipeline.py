@@ -5,7 +5,8 @@ thread takes the newest frame each time a detection is due (``detect_fps``), so 
 detector makes it skip frames, never lag. Stream status changes become
 ``camera.offline`` / ``camera.online`` events; rule hits become events with evidence
 (annotated overview, close-up, clip from the ring buffer) written to the outbox before
-anything else happens with them.
+anything else happens with them; traffic violations go to `edge.evidence`'s
+`ViolationEvidence` for signed packages instead.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from analytics.rules.base import RuleHit
 from analytics.scene import SceneAnalyzer, SceneResult
 from edge.annotate import crop_box, draw_banner, draw_scene, draw_tracks, placeholder
 from edge.config import CameraConfig, PreviewConfig
+from edge.evidence.packager import CameraInfo
+from edge.evidence.violations import ViolationEvidence
 from edge.outbox import EvidenceFile
 from ioc.common import Severity
 from video import (CameraStream, CaptureOptions, ClipError, Frame, FrameRing, MjpegServer, StatusChange,
@@ -37,7 +40,7 @@ class EventSink(Protocol):
     """Where a pipeline's events go (the worker's outbox writer)."""
 
     def emit(self, camera: CameraConfig, type: str, severity: Severity, ts: datetime,
-             payload: dict[str, Any], files: list[EvidenceFile]) -> Any: ...
+             payload: dict[str, Any], files: list[EvidenceFile], event_id: Any = None) -> Any: ...
 
 
 @dataclass
@@ -63,8 +66,12 @@ class CameraPipeline:
     """
 
     def __init__(self, camera: CameraConfig, detector: Detector, sink: EventSink,
-                 preview: MjpegServer | None = None, preview_cfg: PreviewConfig | None = None) -> None:
+                 preview: MjpegServer | None = None, preview_cfg: PreviewConfig | None = None,
+                 violations: ViolationEvidence | None = None) -> None:
         self.camera = camera
+        self.violations = violations
+        self._camera_info = CameraInfo(id=camera.id, name=camera.name or camera.id,
+                                       place=camera.place or camera.name or camera.id, unit=camera.unit)
         self.detector = detector
         self.sink = sink
         self.preview = preview
@@ -184,6 +191,12 @@ class CameraPipeline:
             self._publish_preview(image, result)
 
     def _emit_hit(self, hit: RuleHit, frame: Frame | None) -> None:
+        # Violations get signed evidence packages, finished (clip included) a few seconds
+        # later by the worker's ViolationEvidence thread, which then writes the event.
+        if (frame is not None and self.violations is not None
+                and self.violations.submit(hit, frame, self._camera_info, self.camera.scene, ring=self.ring)):
+            self.stats.events += 1
+            return
         ts = datetime.fromtimestamp(hit.ts, timezone.utc)
         files = self._evidence(hit, frame) if frame is not None else []
         self.sink.emit(self.camera, hit.type, hit.severity, ts, hit.event_payload(), files)

@@ -23,6 +23,7 @@ from analytics.exceptions import AnalyticsError
 from edge.batching import DetectorService, SharedDetector
 from edge.config import CameraConfig, SiteConfig, SiteProblems
 from edge.delivery import Delivery
+from edge.evidence.violations import FinishedViolation, ViolationEvidence
 from edge.exceptions import OutboxError
 from edge.heartbeat import Heartbeat
 from edge.hub import HubClient
@@ -50,8 +51,10 @@ class EdgeWorker:
         self.outbox = Outbox(site.edge.data_dir / "outbox.sqlite", site.edge.id)
         self.hub = HubClient(site.hub.url, site.hub.token, site.hub.timeout_s)
         d = site.delivery
+        self.violations = self._violations()
         self.heartbeat = Heartbeat(self.hub, [self._declaration(c) for c in site.cameras], self.heartbeat_body,
-                                   interval_s=site.hub.heartbeat_s, backoff_max_s=d.backoff_max_s)
+                                   interval_s=site.hub.heartbeat_s, backoff_max_s=d.backoff_max_s,
+                                   public_key_b64=self.violations.key.public_key_b64 if self.violations else None)
         self.delivery = Delivery(self.outbox, self.hub, batch_size=d.batch_size, live_window_s=d.live_window_s,
                                  backoff_initial_s=d.backoff_initial_s, backoff_max_s=d.backoff_max_s,
                                  ready=self.heartbeat.declared)
@@ -86,7 +89,10 @@ class EdgeWorker:
                 log.error("camera %s not started: %s", camera.id, reason)
                 self.emit(camera, "camera.offline", "warning", datetime.now().astimezone(), {"reason": reason}, [])
                 continue
-            self.pipelines[camera.id] = CameraPipeline(camera, detector, self, self.preview, self.site.preview)
+            self.pipelines[camera.id] = CameraPipeline(camera, detector, self, self.preview, self.site.preview,
+                                                       self.violations)
+        if self.violations is not None:
+            self.violations.start(self._violation_done)
         for pipe in self.pipelines.values():
             pipe.start()
         self.delivery.start()
@@ -100,6 +106,8 @@ class EdgeWorker:
         """Stop cameras first (their last events reach the outbox), then the rest."""
         for pipe in self.pipelines.values():
             pipe.stop()
+        if self.violations is not None:
+            self.violations.stop()  # finishes what is pending with the clip the rings hold
         self.heartbeat.stop()
         self.delivery.stop()
         for service in self.services.values():
@@ -120,11 +128,11 @@ class EdgeWorker:
     # -- EventSink ---------------------------------------------------------------------
 
     def emit(self, camera: CameraConfig, type: str, severity: Severity, ts: datetime,
-             payload: dict[str, Any], files: list[EvidenceFile]) -> Event | None:
+             payload: dict[str, Any], files: list[EvidenceFile], event_id: Any = None) -> Event | None:
         """Store one event (and its files) in the outbox; None (logged) when that fails."""
         try:
             event = self.outbox.add_event(camera=camera.id, unit=camera.unit, type=type, severity=severity,
-                                          ts=ts, payload=payload, files=files)
+                                          ts=ts, payload=payload, files=files, id=event_id)
         except OutboxError as exc:
             with self._emit_lock:
                 self.emit_errors += 1
@@ -161,6 +169,27 @@ class EdgeWorker:
         return {"kind": "motion", "model": None}
 
     # -- internals ---------------------------------------------------------------------
+
+    def _violations(self) -> ViolationEvidence | None:
+        cfg = self.site.violations
+        if not cfg.enabled:
+            return None
+        reader = None
+        wants_plates = any("plate" in r.evidence for c in self.site.cameras for r in c.scene.rules)
+        if cfg.plates is not None and wants_plates:
+            from analytics.plates.reader import build_plate_reader  # loads OCR models: only when needed
+
+            reader = build_plate_reader(cfg.plates)
+        return ViolationEvidence(self.site.edge.data_dir, self.site.edge.id, cfg.evidence, plate_reader=reader)
+
+    def _violation_done(self, done: FinishedViolation) -> None:
+        camera_id = done.package.signed.manifest.camera
+        camera = next((c for c in self.site.cameras if c.id == camera_id), None)
+        if camera is None:  # cannot happen: only this worker's pipelines submit
+            log.error("violation %s names unknown camera %s", done.event_id, camera_id)
+            return
+        files = [EvidenceFile(data, mime, kind) for data, mime, kind in done.blobs()]
+        self.emit(camera, done.hit.type, done.hit.severity, done.ts, done.payload, files, event_id=done.event_id)
 
     def _detector_for(self, camera: CameraConfig) -> Detector:
         config = self.site.detector_for(camera)
