@@ -34,12 +34,13 @@ from urllib.parse import urlsplit
 from aiortc.contrib.media import MediaPlayer
 
 from conferencing.client import RelayClient
-from conferencing.exceptions import ConferencingError, MediaError, SignallingError
+from conferencing.exceptions import ConferencingError, MediaError, PermissionDenied, RoomEnded, SignallingError
 
 log = logging.getLogger(__name__)
 
 GrantProvider = Callable[[], Awaitable[tuple[str, str]]]
-"""Returns ``(relay websocket URL, join token)``; called before every (re)connect."""
+"""Returns ``(relay websocket URL, join token)``; called before every (re)connect.
+Raises `RoomEnded` or `PermissionDenied` to end the share for good."""
 
 _SOURCE_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
@@ -126,12 +127,28 @@ class CameraShare:
                 await self._task
         self.status.state = "stopped"
 
+    @property
+    def done(self) -> bool:
+        """True once the share has ended (stopped, meeting over, or rights withdrawn)."""
+        return self._task is not None and self._task.done()
+
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            self.status.state = "stopped"
+
+    async def _loop(self) -> None:
         delay = self._retry[0]
         while not self._stop.is_set():
             started = time.monotonic()
             try:
                 await self._publish_once()
+            except (RoomEnded, PermissionDenied) as exc:
+                # Not a failure to retry: the meeting is over or the sharer lost the right.
+                self.status.last_error = str(exc)
+                log.info("camera share %s ends: %s", self.status.key, exc)
+                return
             except (ConferencingError, OSError) as exc:
                 self.status.last_error = str(exc)
                 log.warning("camera share %s: %s", self.status.key, exc)
@@ -203,10 +220,12 @@ class CameraShareManager:
         self._max = max_shares
 
     def start(self, key: str, share: CameraShare) -> CameraShare:
-        """Start `share` under `key`; an existing share under that key is kept and returned."""
-        if key in self._shares:
-            return self._shares[key]
-        if len(self._shares) >= self._max:
+        """Start `share` under `key`; a running share under that key is kept and returned."""
+        existing = self._shares.get(key)
+        if existing is not None and not existing.done:
+            return existing
+        self._shares.pop(key, None)  # an ended share makes room for a new one
+        if sum(not s.done for s in self._shares.values()) >= self._max:
             raise MediaError(f"at most {self._max} camera shares may run at once")
         share.status.key = key
         self._shares[key] = share

@@ -36,8 +36,10 @@ from pydantic import Field, model_validator
 from conferencing.camera_share import CameraShare, CameraShareManager
 from ioc.api.deps import AppSettings, CurrentUser, Db, PageUser
 from ioc.common import ConfigModel
-from ioc.exceptions import InvalidInput, NotFound
-from ioc.services import cameras, meetings
+from conferencing.exceptions import PermissionDenied as ConferencingPermissionDenied
+from conferencing.exceptions import RoomEnded
+from ioc.exceptions import InvalidInput, NotFound, PermissionDenied
+from ioc.services import cameras, meetings, users
 from ioc.services.meetings import AttendanceReport, MeetingSpec
 
 # ioc.api.pages belongs to the web area; the meeting page reuses its renderer so that it
@@ -245,12 +247,20 @@ async def share_camera(
     secret = settings.relay_secret.get_secret_value()
 
     async def fresh_grant() -> tuple[str, str]:
-        # Each reconnect gets a new token: the first may have expired meanwhile, and
-        # the rules (meeting ended, user disabled) are checked again.
+        # Each reconnect gets a new token: the first may have expired meanwhile, and the
+        # rules are checked again against the user as stored now (disabled, moved, ...).
         async with pool.connection() as conn:
-            again = await meetings.grant_camera_share(
-                conn, user, meeting_uuid, share_key=key_part, label=label, secret=secret
-            )
+            try:
+                current = await users.get(conn, user.id)
+                if current is None:
+                    raise PermissionDenied(f"user {user.username} no longer exists or is disabled")
+                again = await meetings.grant_camera_share(
+                    conn, current, meeting_uuid, share_key=key_part, label=label, secret=secret
+                )
+            except meetings.MeetingStateError as exc:
+                raise RoomEnded(str(exc)) from exc
+            except (PermissionDenied, NotFound) as exc:
+                raise ConferencingPermissionDenied(str(exc)) from exc
         return again.relay_url, again.token
 
     key = f"{meeting_uuid}:{key_part}"

@@ -206,3 +206,30 @@ async def test_share_refused(hub: Hub, make: Factory, role: str, where: str, bod
         listed = await hub.client.get(f"/api/v1/meetings/{ctx['meeting']}/shares",
                                       headers=(await make.user("operator", ctx["tree"].province)).headers)
         assert listed.json()["items"] == []
+
+
+@pytest.mark.timeout(120)
+async def test_share_stops_when_the_chair_ends_the_meeting(hub: Hub, make: Factory, shared_data: Path) -> None:
+    async with meeting_with_relay(hub, make) as ctx:
+        operator = await make.user("operator", ctx["tree"].province)
+        with mjpeg_preview(shared_data / VIDEO, "cam-x") as preview:
+            r = await hub.client.post(f"/api/v1/meetings/{ctx['meeting']}/share-camera",
+                                      json={"url": preview.url + "/cam-x.mjpg", "label": "Cổng trường"},
+                                      headers=operator.headers)
+            assert r.status_code == 202, r.text
+            url = f"/api/v1/meetings/{ctx['meeting']}/shares"
+
+            async def state(expected: str) -> bool:
+                items = (await hub.client.get(url, headers=operator.headers)).json()["items"]
+                return [s["state"] for s in items] == [expected]
+
+            await _until(lambda: state("live"), 30, "the share to go live")
+            # The chair ends the meeting on the relay (from any endpoint, not through the hub).
+            token = issue_join_token(room=ctx["meeting"], sub="py-chair", name="Chủ trì", unit=ctx["tree"].province,
+                                     role="chair", pub=False, secret=ctx["secret"])
+            chair = RelayClient(ctx["relay"].url, token, slots=[], reconnect=False, name="py-chair")
+            await chair.start()
+            await chair.wait_connected(15)
+            await chair.send({"type": "end"})
+            await _until(lambda: state("stopped"), 15, "the share to stop with the meeting")
+            await chair.stop()
