@@ -14,7 +14,8 @@ BEGIN
                 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
                 SELECT time_bucket(INTERVAL '5 minutes', ts) AS bucket, camera, unit, type,
                        count(*)::bigint AS n
-                FROM events GROUP BY 1, 2, 3, 4 WITH NO DATA$v$;
+                FROM events GROUP BY time_bucket(INTERVAL '5 minutes', ts), camera, unit, type
+                WITH NO DATA$v$;
             PERFORM add_continuous_aggregate_policy('event_counts_5m',
                 start_offset => INTERVAL '2 days', end_offset => INTERVAL '5 minutes',
                 schedule_interval => INTERVAL '5 minutes', if_not_exists => TRUE);
