@@ -284,14 +284,24 @@ _MEETING_COLUMNS = (
 
 
 async def _load(conn: AsyncConnection, meeting_id: uuid.UUID) -> Meeting | None:
+    found = await _load_many(conn, [meeting_id])
+    return found[0] if found else None
+
+
+async def _load_many(conn: AsyncConnection, meeting_ids: list[uuid.UUID]) -> list[Meeting]:
+    """The meetings with these ids, in the given order, each with its relays (two queries)."""
+    if not meeting_ids:
+        return []
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {_MEETING_COLUMNS} FROM meetings WHERE id = %s", (meeting_id,))
-        row = await cur.fetchone()
-        if row is None:
-            return None
-        await cur.execute("SELECT unit, url FROM meeting_relays WHERE meeting_id = %s ORDER BY unit", (meeting_id,))
-        relays = {r["unit"]: r["url"] for r in await cur.fetchall()}
-    return Meeting(**row, relays=relays)
+        await cur.execute(f"SELECT {_MEETING_COLUMNS} FROM meetings WHERE id = ANY(%s)", (meeting_ids,))
+        rows = {row["id"]: row for row in await cur.fetchall()}
+        await cur.execute(
+            "SELECT meeting_id, unit, url FROM meeting_relays WHERE meeting_id = ANY(%s) ORDER BY unit", (meeting_ids,)
+        )
+        relays: dict[uuid.UUID, dict[str, str]] = {}
+        for r in await cur.fetchall():
+            relays.setdefault(r["meeting_id"], {})[r["unit"]] = r["url"]
+    return [Meeting(**rows[i], relays=relays.get(i, {})) for i in meeting_ids if i in rows]
 
 
 async def _unit_exists(conn: AsyncConnection, code: str) -> bool:
@@ -409,12 +419,7 @@ async def list_meetings(
             {"unit": user.unit, "state": state, "limit": limit},
         )
         ids = [row[0] for row in await cur.fetchall()]
-    out = []
-    for meeting_id in ids:
-        meeting = await _load(conn, meeting_id)
-        if meeting is not None:
-            out.append(meeting)
-    return out
+    return await _load_many(conn, ids)
 
 
 async def _may_chair(conn: AsyncConnection, user: User, meeting: Meeting) -> bool:
