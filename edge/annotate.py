@@ -13,20 +13,31 @@ import numpy as np
 from analytics.detections import Detections
 from analytics.scene import SceneConfig
 
+
+def preview_image(image: np.ndarray, tracks: Detections, scene: SceneConfig, max_width: int) -> np.ndarray:
+    """The annotated preview: scaled down first, then drawn on (cheaper than drawing at full size)."""
+    scale = min(1.0, max_width / image.shape[1])
+    small = image if scale == 1.0 else cv2.resize(image, (max_width, max(2, round(image.shape[0] * scale))),
+                                                  interpolation=cv2.INTER_LINEAR)
+    return draw_scene(draw_tracks(small, tracks, scale=scale), scene, scale=scale)
+
 _COLOURS = {  # BGR
     "person": (60, 200, 255), "bicycle": (255, 200, 60), "motorcycle": (80, 255, 80),
     "car": (255, 120, 40), "bus": (200, 80, 255), "truck": (40, 80, 255), "motion": (200, 200, 200),
 }
 
 
-def draw_tracks(image: np.ndarray, tracks: Detections, highlight: Iterable[int] = ()) -> np.ndarray:
-    """A copy of ``image`` with each box, its class and track id; highlighted tracks in red."""
+def draw_tracks(image: np.ndarray, tracks: Detections, highlight: Iterable[int] = (), scale: float = 1.0) -> np.ndarray:
+    """A copy of ``image`` with each box, its class and track id; highlighted tracks in red.
+
+    ``scale`` maps box coordinates to ``image`` (for drawing on a downscaled copy).
+    """
     out = image.copy()
     marked = set(highlight)
     thick = max(1, image.shape[1] // 640)
     names = tracks.class_names
     for i in range(len(tracks)):
-        x1, y1, x2, y2 = (int(v) for v in tracks.xyxy[i])
+        x1, y1, x2, y2 = (int(v * scale) for v in tracks.xyxy[i])
         tid = int(tracks.tracker_id[i])
         colour = (0, 0, 255) if tid in marked else _COLOURS.get(names[i], (255, 255, 255))
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick + (1 if tid in marked else 0))
@@ -35,14 +46,14 @@ def draw_tracks(image: np.ndarray, tracks: Detections, highlight: Iterable[int] 
     return out
 
 
-def draw_scene(image: np.ndarray, scene: SceneConfig) -> np.ndarray:
+def draw_scene(image: np.ndarray, scene: SceneConfig, scale: float = 1.0) -> np.ndarray:
     """Zones (yellow outlines), lanes (cyan with direction arrow) and lines (magenta) in place."""
     thick = max(1, image.shape[1] // 640)
     for zone in scene.zones:
-        pts = np.array(zone.polygon, np.int32).reshape(-1, 1, 2)
+        pts = (np.array(zone.polygon) * scale).astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(image, [pts], True, (0, 220, 255), thick)
     for lane in scene.lanes:
-        pts = np.array(lane.polygon, np.int32)
+        pts = (np.array(lane.polygon) * scale).astype(np.int32)
         cv2.polylines(image, [pts.reshape(-1, 1, 2)], True, (255, 255, 0), thick)
         cx, cy = pts.mean(axis=0)
         dx, dy = lane.direction
@@ -50,7 +61,7 @@ def draw_scene(image: np.ndarray, scene: SceneConfig) -> np.ndarray:
         tip = (int(cx + 40 * dx / norm), int(cy + 40 * dy / norm))
         cv2.arrowedLine(image, (int(cx), int(cy)), tip, (255, 255, 0), thick)
     for line in scene.lines:
-        cv2.arrowedLine(image, tuple(int(v) for v in line.start), tuple(int(v) for v in line.end),
+        cv2.arrowedLine(image, tuple(int(v * scale) for v in line.start), tuple(int(v * scale) for v in line.end),
                         (255, 0, 255), thick, tipLength=0.02)
     return image
 

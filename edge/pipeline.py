@@ -24,7 +24,7 @@ import numpy as np
 from analytics.detectors import Detector
 from analytics.rules.base import RuleHit
 from analytics.scene import SceneAnalyzer, SceneResult
-from edge.annotate import crop_box, draw_banner, draw_scene, draw_tracks, placeholder
+from edge.annotate import crop_box, draw_banner, draw_tracks, placeholder, preview_image
 from edge.config import CameraConfig, PreviewConfig
 from edge.evidence.packager import CameraInfo
 from edge.evidence.violations import ViolationEvidence
@@ -238,11 +238,10 @@ class CameraPipeline:
 
     def _publish_preview(self, image: np.ndarray, result: SceneResult) -> None:
         assert self.preview is not None
-        annotated = draw_scene(draw_tracks(image, result.tracks), self.camera.scene)
+        annotated = preview_image(image, result.tracks, self.camera.scene, self.preview_cfg.max_width)
         label = f"{self.camera.name or self.camera.id} | {self.detector.info.get('kind')} | {self.detect_fps:.1f} fps"
         draw_banner(annotated, label)
-        self.preview.publish(self.camera.id, encode_jpeg(annotated, self.preview_cfg.jpeg_quality,
-                                                         self.preview_cfg.max_width))
+        self.preview.publish(self.camera.id, encode_jpeg(annotated, self.preview_cfg.jpeg_quality))
 
     def _on_status(self, change: StatusChange) -> None:
         if change.status == "online":
