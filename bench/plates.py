@@ -1,13 +1,19 @@
 """Plate reading on generated Vietnamese plates pasted into real video frames.
 
-Run: ``python -m bench.plates [--plates 300] [--negatives 60] [--baseline 60]``.
+Run: ``python -m bench.plates [--plates 300] [--negatives 60] [--compare 90] [--baseline 60] [--stress 120]``.
 
-Figures: exact-match accuracy (the whole canonical text right), per plate kind,
-colour and pixel width; misreads (a wrong text reported, the costly error) and
-unread plates; false reads among crops with no plate; colour accuracy; time per
-read. Baseline, measured in the same run on the first ``--baseline`` samples:
-RapidOCR's stock pipeline (detector + classifier + recogniser, lines joined top
-to bottom), counted exact when its letters and digits equal the plate's.
+Figures: exact-match accuracy (the whole canonical text right) per plate kind,
+colour and pixel width; misreads (a wrong text reported, the costly error);
+unread plates; false reads among crops with no plate; colour accuracy; time
+per crop. Compared in the same run:
+
+- the plate locators (``text``: PaddleOCR's detector, ``contour``: morphology
+  finder, ``contour_then_text``) on the same crops;
+- baseline: RapidOCR's stock pipeline (detector + angle classifier +
+  recogniser, lines joined top to bottom) on the first ``--baseline`` plates,
+  exact when its letters and digits equal the plate's;
+- a stress set: plates smaller and blurrier than a junction camera should
+  deliver, to show where reading breaks down.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import re
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,132 +33,256 @@ from bench._report import markdown_table, write_section
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 VIDEOS = ("highway_720p.mp4", "street_crossing_320p.mp4")
-WIDTHS = {"car": (80, 200), "motorbike": (70, 140)}
 COLOURS = ("white", "yellow", "blue")
+JUNCTION = {"widths": {"car": (80, 200), "motorbike": (70, 140)}, "blur": (0.3, 1.0)}
+STRESS = {"widths": {"car": (50, 80), "motorbike": (40, 70)}, "blur": (0.8, 1.5)}
 
 
-def dataset(n_plates: int, n_negatives: int, seed: int = 2026) -> list[PlateSample]:
+def dataset(n_plates: int, n_negatives: int, condition: dict, seed: int) -> list[PlateSample]:
     """Half one-row car plates, half two-row motorbike plates, colours in turn, then negatives."""
     rng = np.random.default_rng(seed)
     frames = [f for v in VIDEOS for f in video_frames(DATA / v, 10, rng)]
+    widths = condition["widths"]
     samples = []
-    for i in range(n_plates):
+    for i in range(n_plates + n_negatives):
         kind = "car" if i % 2 == 0 else "motorbike"
-        lo, hi = WIDTHS[kind]
+        lo, hi = widths[kind]
         frame = frames[int(rng.integers(len(frames)))]
-        samples.append(
-            make_sample(frame, rng, kind=kind, colour=COLOURS[(i // 2) % 3], plate_width=int(rng.integers(lo, hi + 1)))
-        )
-    for i in range(n_negatives):
-        kind = "car" if i % 2 == 0 else "motorbike"
-        lo, hi = WIDTHS[kind]
-        frame = frames[int(rng.integers(len(frames)))]
-        samples.append(make_negative(frame, rng, kind=kind, plate_width=int(rng.integers(lo, hi + 1))))
+        width = int(rng.integers(lo, hi + 1))
+        if i < n_plates:
+            colour = COLOURS[(i // 2) % 3]
+            samples.append(make_sample(frame, rng, kind=kind, colour=colour, plate_width=width, blur=condition["blur"]))
+        else:
+            samples.append(make_negative(frame, rng, kind=kind, plate_width=width))
     return samples
+
+
+@dataclass
+class Result:
+    groups: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    misreads: int = 0
+    unread: int = 0
+    false_reads: int = 0
+    colour_ok: int = 0
+    positives: int = 0
+    negatives: int = 0
+    times: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ms(self) -> float:
+        return 1000 * float(np.median(self.times)) if self.times else float("nan")
+
+
+def _bucket(width: int, lo: int, hi: int) -> str:
+    third = (hi - lo) / 3
+    return "small" if width < lo + third else "medium" if width < lo + 2 * third else "large"
+
+
+@dataclass
+class Record:
+    sample: PlateSample
+    best: str | None  # the reader's best valid plate, whatever its confidence
+    confidence: float
+    colour: str | None
+    rows: list[str]
+    seconds: float
+
+
+def run(reader: RapidOCRPlateReader, samples: list[PlateSample]) -> list[Record]:
+    """Read every crop once; ``reader`` must have min_confidence 0 so thresholds can be applied afterwards."""
+    out = []
+    for s in samples:
+        t = time.perf_counter()
+        r = reader.read(s.image)
+        best = r.candidates[0] if r.candidates else None
+        out.append(
+            Record(s, best.text if best else None, best.confidence if best else 0.0, r.colour, r.raw_rows, time.perf_counter() - t)
+        )
+    return out
+
+
+def score(records: list[Record], widths: dict, threshold: float) -> Result:
+    """The figures when readings below ``threshold`` are reported unread."""
+    res = Result()
+    for rec in records:
+        s = rec.sample
+        text = rec.best if rec.confidence >= threshold else None
+        res.times.append(rec.seconds)
+        if s.text is None:
+            res.negatives += 1
+            res.false_reads += text is not None
+            continue
+        res.positives += 1
+        ok = text == s.text
+        lo, hi = widths[s.kind]
+        for group in ("all", f"{s.kind}", f"{s.colour}", f"{s.kind}, {_bucket(s.plate_width, lo, hi)} width"):
+            res.groups[group][0] += ok
+            res.groups[group][1] += 1
+        res.colour_ok += rec.colour == s.colour
+        if text is None:
+            res.unread += 1
+        elif not ok:
+            res.misreads += 1
+        if not ok and len(res.failures) < 10:
+            res.failures.append(
+                f"{s.text} ({s.kind}, {s.colour}, {s.plate_width} px) -> {text}; rows {rec.rows}; "
+                f"best {rec.best} {rec.confidence:.2f}"
+            )
+    return res
+
+
+def evaluate(reader: RapidOCRPlateReader, samples: list[PlateSample], widths: dict, threshold: float) -> Result:
+    return score(run(reader, samples), widths, threshold)
 
 
 def _alnum(text: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
+def baseline(samples: list[PlateSample], n: int) -> tuple[int, int, float]:
+    """Stock RapidOCR on the first ``n`` plates: (exact, total, median ms)."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+    hit, total, times = 0, 0, []
+    for s in [s for s in samples if s.text][:n]:
+        t = time.perf_counter()
+        result, _ = engine(s.image)
+        times.append(time.perf_counter() - t)
+        lines = sorted(result or [], key=lambda r: (r[0][0][1] + r[0][2][1]) / 2)
+        hit += _alnum("".join(line[1] for line in lines)) == _alnum(s.text or "")
+        total += 1
+    return hit, total, 1000 * float(np.median(times)) if times else float("nan")
+
+
 def _pct(hit: int, total: int) -> str:
     return f"{100 * hit / total:.1f} % ({hit}/{total})" if total else "n/a"
 
 
+def _order(group: str) -> tuple[int, str]:
+    return (0 if group == "all" else 1 if group in ("car", "motorbike") else 2 if group in COLOURS else 3, group)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--plates", type=int, default=300)
     parser.add_argument("--negatives", type=int, default=60)
-    parser.add_argument("--baseline", type=int, default=60, help="samples also read by stock RapidOCR")
+    parser.add_argument("--baseline", type=int, default=60, help="plates also read by stock RapidOCR")
+    parser.add_argument("--compare", type=int, default=90, help="plates on which the locators are compared")
+    parser.add_argument("--stress", type=int, default=120, help="plates in the small-and-blurred set")
     parser.add_argument("--no-write", action="store_true", help="print only, leave docs/benchmarks.md alone")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    samples = dataset(args.plates, args.negatives)
-    print(f"generated {len(samples)} crops in {time.perf_counter() - t0:.1f} s")
-    config = RapidOCRPlateReaderConfig()
-    reader = RapidOCRPlateReader(config)
+    samples = dataset(args.plates, args.negatives, JUNCTION, seed=2026)
+    stress = dataset(args.stress, 0, STRESS, seed=7) if args.stress else []
+    print(f"generated {len(samples) + len(stress)} crops in {time.perf_counter() - t0:.1f} s")
 
-    stats: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # group -> [exact, total]
-    misreads, unread, false_reads, colour_ok = 0, 0, 0, 0
-    times: list[float] = []
-    failures: list[str] = []
-    for s in samples:
-        t = time.perf_counter()
-        r = reader.read(s.image)
-        times.append(time.perf_counter() - t)
-        if s.text is None:
-            false_reads += r.text is not None
-            continue
-        ok = r.text == s.text
-        lo, hi = WIDTHS[s.kind]
-        bucket = "small" if s.plate_width < lo + (hi - lo) / 3 else "medium" if s.plate_width < lo + 2 * (hi - lo) / 3 else "large"
-        for group in ("all", f"kind:{s.kind}", f"colour:{s.colour}", f"{s.kind}:{bucket}"):
-            stats[group][0] += ok
-            stats[group][1] += 1
-        colour_ok += r.colour == s.colour
-        if r.text is None:
-            unread += 1
-        elif not ok:
-            misreads += 1
-        if not ok and len(failures) < 12:
-            failures.append(f"{s.text} ({s.kind}, {s.colour}, {s.plate_width} px) -> {r.text} rows={r.raw_rows} best={r.candidates[:1]}")
+    cfg = RapidOCRPlateReaderConfig()
+    models = RapidOCRPlateReader().models  # one set of ONNX sessions for every variant
+    open_reader = RapidOCRPlateReader(RapidOCRPlateReaderConfig(min_confidence=0.0), models=models)
+    records = run(open_reader, samples)
+    main_res = score(records, JUNCTION["widths"], cfg.min_confidence)
+    sweep = {th: score(records, JUNCTION["widths"], th) for th in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)}
+    print(f"reader: {_pct(*main_res.groups['all'])} in {time.perf_counter() - t0:.0f} s")
+    # locators compared on a subset: the slower ones would not fit the time budget on all crops
+    positives = [s for s in samples if s.text]
+    negatives = [s for s in samples if not s.text]
+    subset = positives[: args.compare] + negatives[: max(1, args.compare // 3)]
+    results: dict[str, Result] = {}
+    for locator in ("text", "contour", "contour_then_text"):
+        reader = RapidOCRPlateReader(RapidOCRPlateReaderConfig(locator=locator), models=models)
+        results[locator] = evaluate(reader, subset, JUNCTION["widths"], cfg.min_confidence)
+        print(f"locator {locator}: {_pct(*results[locator].groups['all'])} in {time.perf_counter() - t0:.0f} s")
+    stress_res = evaluate(open_reader, stress, STRESS["widths"], cfg.min_confidence) if stress else None
+    b_hit, b_n, b_ms = baseline(samples, args.baseline) if args.baseline else (0, 0, float("nan"))
+    reader_on_b = score([r for r in records if r.sample.text][:b_n], JUNCTION["widths"], cfg.min_confidence).groups["all"][0]
 
-    positives = sum(1 for s in samples if s.text)
-    negatives = len(samples) - positives
-
-    base_hit, base_n, base_times = 0, 0, []
-    if args.baseline:
-        from rapidocr_onnxruntime import RapidOCR
-
-        engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
-        for s in [s for s in samples if s.text][: args.baseline]:
-            t = time.perf_counter()
-            result, _ = engine(s.image)
-            base_times.append(time.perf_counter() - t)
-            lines = sorted(result or [], key=lambda r: (r[0][0][1] + r[0][2][1]) / 2)
-            base_hit += _alnum("".join(line[1] for line in lines)) == _alnum(s.text)
-            base_n += 1
-
-    ms = 1000 * float(np.median(times))
-    rows = [[group, _pct(*stats[group])] for group in sorted(stats, key=lambda g: (g != "all", g))]
-    body = [
-        f"{positives} generated plates ({positives - positives // 2} one-row car, {positives // 2} two-row motorbike; "
-        f"white / yellow / blue in turn) and {negatives} crops without a plate, cut from frames of "
-        f"{' and '.join(VIDEOS)}. Plate widths: car {WIDTHS['car'][0]}–{WIDTHS['car'][1]} px, motorbike "
-        f"{WIDTHS['motorbike'][0]}–{WIDTHS['motorbike'][1]} px; perspective, ±5° roll, lighting ×0.6–1.1, "
-        "Gaussian blur σ 0.3–1.0 px, motion blur on 30 %, noise σ 2–7, JPEG quality 50–90. "
-        f"Reader: `rapidocr` with its defaults (min_confidence {config.min_confidence}, det_side {config.det_side}).",
-        "",
-        markdown_table(["exact match", "reader"], rows),
+    w = JUNCTION["widths"]
+    lines = [
+        f"{main_res.positives} generated plates ({main_res.groups['car'][1]} one-row car, "
+        f"{main_res.groups['motorbike'][1]} two-row motorbike; white, yellow and blue in turn) and "
+        f"{main_res.negatives} crops without a plate, all cut from frames of {' and '.join(VIDEOS)} "
+        f"(`analytics.plates.synth`). Junction-camera sizes: plate width car {w['car'][0]}–{w['car'][1]} px, "
+        f"motorbike {w['motorbike'][0]}–{w['motorbike'][1]} px; perspective, ±5° roll, lighting ×0.6–1.1, "
+        f"Gaussian blur σ {JUNCTION['blur'][0]}–{JUNCTION['blur'][1]} px, motion blur on 30 %, noise σ 2–7, "
+        f"JPEG quality 50–90. Reader `rapidocr` with its defaults (locator `{cfg.locator}`, "
+        f"min_confidence {cfg.min_confidence}, det_side {cfg.det_side}, 1 thread).",
         "",
         markdown_table(
-            ["figure", "value"],
+            ["exact match (junction sizes)", "reader"],
+            [[g, _pct(*main_res.groups[g])] for g in sorted(main_res.groups, key=_order)],
+        ),
+        "",
+        markdown_table(
+            ["figure (junction sizes)", "value"],
             [
-                ["misreads (wrong text reported) among plates", _pct(misreads, positives)],
-                ["unread (below threshold) among plates", _pct(unread, positives)],
-                ["false reads among crops without a plate", _pct(false_reads, negatives)],
-                ["plate colour right", _pct(colour_ok, positives)],
-                ["median time per crop (1 thread)", f"{ms:.0f} ms"],
+                ["misreads (wrong text reported) among plates", _pct(main_res.misreads, main_res.positives)],
+                ["unread (below threshold) among plates", _pct(main_res.unread, main_res.positives)],
+                ["false reads among crops without a plate", _pct(main_res.false_reads, main_res.negatives)],
+                ["plate colour right", _pct(main_res.colour_ok, main_res.positives)],
+                ["median time per crop, 1 thread", f"{main_res.ms:.0f} ms"],
+            ],
+        ),
+        "",
+        "Threshold sweep on the same readings (a reading below the threshold is reported unread):",
+        "",
+        markdown_table(
+            ["min_confidence", "exact", "misreads", "false reads (no plate)"],
+            [
+                [f"{th:.1f}" + (" (default)" if th == cfg.min_confidence else ""), _pct(*r.groups["all"]),
+                 _pct(r.misreads, r.positives), _pct(r.false_reads, r.negatives)]
+                for th, r in sweep.items()
+            ],
+        ),
+        "",
+        f"Locators compared on the first {results['text'].positives} plates and {results['text'].negatives} "
+        "empty crops of the same set:",
+        "",
+        markdown_table(
+            ["locator", "exact", "misreads", "unread", "false reads (no plate)", "colour right", "median ms/crop"],
+            [
                 [
-                    f"baseline: stock RapidOCR exact (first {base_n} plates)",
-                    _pct(base_hit, base_n) + (f", {1000 * float(np.median(base_times)):.0f} ms/crop" if base_times else ""),
-                ],
-                [
-                    f"reader exact on the same {base_n} plates",
-                    _pct(
-                        sum(1 for s in [s for s in samples if s.text][:base_n] if reader.read(s.image).text == s.text),
-                        base_n,
-                    )
-                    if base_n
-                    else "n/a",
-                ],
+                    f"`{name}`" + (" (default)" if name == cfg.locator else ""),
+                    _pct(*r.groups["all"]),
+                    _pct(r.misreads, r.positives),
+                    _pct(r.unread, r.positives),
+                    _pct(r.false_reads, r.negatives),
+                    _pct(r.colour_ok, r.positives),
+                    f"{r.ms:.0f}",
+                ]
+                for name, r in results.items()
+            ],
+        ),
+        "",
+        markdown_table(
+            ["baseline, same plates", "exact", "median ms/crop"],
+            [
+                [f"stock RapidOCR (det + cls + rec), first {b_n} plates", _pct(b_hit, b_n), f"{b_ms:.0f}"],
+                [f"this reader, same {b_n} plates", _pct(reader_on_b, b_n), f"{main_res.ms:.0f}"],
             ],
         ),
     ]
+    if stress_res is not None:
+        sw = STRESS["widths"]
+        lines += [
+            "",
+            f"Stress set, smaller and blurrier than a plate camera should deliver: car {sw['car'][0]}–{sw['car'][1]} px, "
+            f"motorbike {sw['motorbike'][0]}–{sw['motorbike'][1]} px, blur σ {STRESS['blur'][0]}–{STRESS['blur'][1]} px "
+            "(default reader):",
+            "",
+            markdown_table(
+                ["exact match (stress)", "reader"],
+                [[g, _pct(*stress_res.groups[g])] for g in sorted(stress_res.groups, key=_order) if g not in COLOURS]
+                + [["misreads", _pct(stress_res.misreads, stress_res.positives)]],
+            ),
+        ]
+    failures = main_res.failures + (stress_res.failures[:5] if stress_res else [])
     if failures:
-        body += ["", "Some failures (truth -> reading, recognised rows):", ""] + [f"- `{f}`" for f in failures]
-    markdown = "\n".join(body)
+        lines += ["", "Failures (truth -> reading; rows as recognised; best candidate):", ""]
+        lines += [f"- `{f}`" for f in failures]
+    markdown = "\n".join(lines)
     print(markdown)
     print(f"total {time.perf_counter() - t0:.0f} s")
     if not args.no_write:

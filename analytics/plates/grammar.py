@@ -317,13 +317,17 @@ def _kbest(template: Template, flat: list[CharChoices], lookalikes: bool, k: int
     return found
 
 
-def _with_one_deletion(row: list[CharChoices]) -> list[tuple[list[CharChoices], float]]:
-    """The row as read, and the row without each single character (a spurious read), with its penalty."""
-    out: list[tuple[list[CharChoices], float]] = [(row, 1.0)]
-    for i, ch in enumerate(row):
-        top = ch[0][1] if ch else 0.0
-        prior = max(1.0 - top, 0.0)
-        if i in (0, len(row) - 1) and ch and ch[0][0] in BORDER_LOOKALIKES:
+def _edge_deletions(row: list[CharChoices]) -> list[tuple[list[CharChoices], float]]:
+    """The row without its first or without its last character (a border or bolt read as text).
+
+    Only the ends: dropping a character inside a row would turn an unreadable
+    5-digit number into a valid-looking 4-digit one.
+    """
+    out: list[tuple[list[CharChoices], float]] = []
+    for i in {0, len(row) - 1}:
+        ch = row[i]
+        prior = max(1.0 - (ch[0][1] if ch else 0.0), 0.0)
+        if ch and ch[0][0] in BORDER_LOOKALIKES:
             prior = max(prior, EDGE_DELETION_PRIOR)
         out.append((row[:i] + row[i + 1 :], prior))
     return out
@@ -348,13 +352,21 @@ def correct_rows(
     rows = [list(r) for r in rows if len(r)]
     if not rows or len(rows) > 2:
         return []
-    results: dict[str, tuple[PlateText, float]] = {}
-    variants: list[tuple[list[list[CharChoices]], float]] = [(rows, 1.0)]
-    if allow_deletion:
+    results = _correct_variants([(rows, 1.0)], top_k, lookalikes, layout)
+    if not results and allow_deletion:
+        # a repair, never a competitor: only rows that fit no format as read lose an end character
         variants = []
         for i in range(len(rows)):
-            for smaller, penalty in _with_one_deletion(rows[i]):
-                variants.append(([*rows[:i], smaller, *rows[i + 1 :]], penalty))
+            for smaller, prior in _edge_deletions(rows[i]):
+                variants.append(([*rows[:i], smaller, *rows[i + 1 :]], prior))
+        results = _correct_variants(variants, top_k, lookalikes, layout)
+    return sorted(results.values(), key=lambda ps: -ps[1])[:top_k]
+
+
+def _correct_variants(
+    variants: list[tuple[list[list[CharChoices]], float]], top_k: int, lookalikes: bool, layout: Layout | None
+) -> dict[str, tuple[PlateText, float]]:
+    results: dict[str, tuple[PlateText, float]] = {}
     for variant, prior in variants:
         if prior <= 0.0:
             continue
@@ -363,16 +375,15 @@ def correct_rows(
         for template in TEMPLATES:
             if layout is not None and template.layout != layout:
                 continue
-            shape = tuple(len(r) for r in template.rows)
             if len(variant) == 1:
                 if len(flat) != template.length:
                     continue
-            elif lengths != shape:
+            elif lengths != tuple(len(r) for r in template.rows):
                 continue
             for plate, s in _kbest(template, flat, lookalikes, top_k, prior):
                 if s > results.get(plate.text, (None, -1.0))[1]:
                     results[plate.text] = (plate, s)
-    return sorted(results.values(), key=lambda ps: -ps[1])[:top_k]
+    return results
 
 
 def template(name: str) -> Template:

@@ -125,11 +125,18 @@ class PaddleOCRModels:
         return [Line(np.asarray(b, np.float32) * factor) for b in boxes]
 
     @staticmethod
-    def rectify(image: np.ndarray, quad: np.ndarray, *, pad: float = 0.08) -> np.ndarray:
-        """The quadrilateral ``quad`` of ``image`` cut out, straightened and scaled to the recogniser's height."""
-        q = np.asarray(quad, np.float32)
-        centre = q.mean(axis=0)
-        q = centre + (q - centre) * (1 + pad)
+    def rectify(image: np.ndarray, quad: np.ndarray, *, pad_x: float = 0.15, pad_y: float = 0.08) -> np.ndarray:
+        """The quadrilateral ``quad`` of ``image`` cut out, straightened and scaled to the recogniser's height.
+
+        The quad grows by ``pad_x`` of its height at each end (a detector box that clips the first
+        or last character loses the plate) and by ``pad_y`` of its height above and below.
+        """
+        q = np.asarray(quad, np.float32).copy()
+        u = (q[1] - q[0]) / max(float(np.linalg.norm(q[1] - q[0])), 1e-3)
+        v = (q[3] - q[0]) / max(float(np.linalg.norm(q[3] - q[0])), 1e-3)
+        height = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+        dx, dy = u * pad_x * height, v * pad_y * height
+        q += np.array([-dx - dy, dx - dy, dx + dy, -dx + dy], np.float32)
         w = max(np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[2] - q[3]))
         h = max(np.linalg.norm(q[3] - q[0]), np.linalg.norm(q[2] - q[1]))
         out_h = REC_HEIGHT
