@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS events (
     error    TEXT
 );
 CREATE INDEX IF NOT EXISTS events_pending ON events (state, created);
+CREATE INDEX IF NOT EXISTS events_state_seq ON events (state, seq);
 CREATE TABLE IF NOT EXISTS evidence (
     sha256   TEXT PRIMARY KEY,
     kind     TEXT NOT NULL,

@@ -82,6 +82,7 @@ class CameraStream:
         self.last_frame_mono: float | None = None
         self.source_fps: float | None = None
         self._recent: deque[float] = deque(maxlen=61)
+        self._got_frame_since_connect = False
 
     def subscribe(self, consumer: str) -> LatestSlot[Frame]:
         """A new latest-frame slot fed with every frame (call before `start`)."""
@@ -164,8 +165,6 @@ class CameraStream:
                 return
             self.reconnects += 1
             backoff = min(backoff * 2, self.options.backoff_max_s)
-
-    _got_frame_since_connect = False
 
     def _read_until_failure(self) -> None:
         self._got_frame_since_connect = False
