@@ -1,7 +1,10 @@
 """Attendance reports to the hub: who joined and left which meeting, and when.
 
-`POST {hub}/api/v1/meetings/{room}/attendance`, bearer token, JSON body
-``{"participant", "name", "unit", "role", "event": "join"|"leave", "at", "relay"}``.
+`POST {hub}/api/v1/meetings/{room}/attendance`, JSON body
+``{"participant", "name", "unit", "role", "event": "join"|"leave"|"end", "at", "relay"}``.
+The bearer token is the relay's long-lived hub token (``--hub-token`` or
+``$IOC_RELAY_HUB_TOKEN``); without one, a relay that holds ``IOC_RELAY_SECRET`` signs a
+short relay join token for that meeting, which the hub also accepts.
 Reports queue in memory and are retried with backoff, so a slow or absent hub never
 holds up the meeting; without a hub URL nothing is sent.
 
@@ -23,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from conferencing.exceptions import TokenError
+from conferencing.tokens import issue_join_token
+
 if TYPE_CHECKING:
     from conferencing.room import Member
 
@@ -34,9 +40,13 @@ TOKEN_ENV = "IOC_RELAY_HUB_TOKEN"
 class AttendanceReporter:
     """Sends join/leave records to the hub in order, retrying until accepted."""
 
-    def __init__(self, hub_url: str | None, token: str | None, *, relay_unit: str, max_queue: int = 10_000) -> None:
+    def __init__(
+        self, hub_url: str | None, token: str | None, *, relay_unit: str, secret: str | None = None,
+        max_queue: int = 10_000,
+    ) -> None:
         self.hub_url = hub_url.rstrip("/") if hub_url else None
         self.token = token or os.environ.get(TOKEN_ENV)
+        self.secret = secret
         self.relay_unit = relay_unit
         self.sent = 0
         self.dropped = 0
@@ -79,6 +89,15 @@ class AttendanceReporter:
             "at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
             "relay": self.relay_unit,
         }
+        self._enqueue(room, record)
+
+    def report_end(self, room: str, by: str | None) -> None:
+        """The chair ended the meeting: the hub closes every open stay."""
+        record = {"participant": by or "-", "event": "end", "relay": self.relay_unit,
+                  "at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
+        self._enqueue(room, record)
+
+    def _enqueue(self, room: str, record: dict[str, Any]) -> None:
         self.log.append({"room": room, **record})
         del self.log[:-1000]
         if self.hub_url is None:
@@ -87,6 +106,15 @@ class AttendanceReporter:
             self.dropped += 1
         self._queue.append((room, record))
         self._wake.set()
+
+    def _token(self, room: str) -> str | None:
+        if self.token:
+            return self.token
+        try:
+            return issue_join_token(room=room, sub=f"relay-{self.relay_unit}", name=f"Relay {self.relay_unit}",
+                                    unit=self.relay_unit, role="relay", pub=False, ttl_s=60, secret=self.secret)
+        except TokenError:
+            return None  # the hub will answer 401 and we retry; the log says why
 
     async def _run(self) -> None:
         delay = 0.5
@@ -98,20 +126,22 @@ class AttendanceReporter:
             room, record = self._queue[0]
             try:
                 assert self._client is not None
+                token = self._token(room)
                 response = await self._client.post(
                     f"{self.hub_url}/api/v1/meetings/{room}/attendance",
                     json=record,
-                    headers={"Authorization": f"Bearer {self.token}"} if self.token else {},
+                    headers={"Authorization": f"Bearer {token}"} if token else {},
                 )
-                if response.status_code < 300 or response.status_code in (400, 404, 409, 422):
+                code = response.status_code
+                if code < 300 or (400 <= code < 500 and code not in (401, 403, 408, 429)):
                     # Accepted, or refused for good (unknown meeting, bad record): do not retry forever.
-                    if response.status_code >= 300:
-                        logger.warning("hub refused attendance %s: %s %s", record, response.status_code, response.text[:200])
+                    if code >= 300:
+                        logger.warning("hub refused attendance %s: %s %s", record, code, response.text[:200])
                     self._queue.popleft()
                     self.sent += 1
                     delay = 0.5
                     continue
-                logger.warning("hub attendance answered %s; retrying in %.1f s", response.status_code, delay)
+                logger.warning("hub attendance answered %s; retrying in %.1f s", code, delay)
             except httpx.HTTPError as exc:
                 logger.info("hub unreachable for attendance (%s); retrying in %.1f s", exc, delay)
             await asyncio.sleep(delay)

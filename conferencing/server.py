@@ -74,7 +74,7 @@ class Relay:
         self.rooms: dict[str, Room] = {}
         self.ended_rooms: set[str] = set()
         self.links: dict[str, Any] = {}
-        self.attendance = AttendanceReporter(config.hub_url, config.hub_token, relay_unit=config.unit)
+        self.attendance = AttendanceReporter(config.hub_url, config.hub_token, relay_unit=config.unit, secret=secret)
         self.recorders: dict[str, Any] = {}
         self.started = time.time()
         self.errors = 0
@@ -164,6 +164,7 @@ class Relay:
 
     def _room_ended(self, room: Room) -> None:
         self.ended_rooms.add(room.id)
+        self.attendance.report_end(room.id, room.control.ended_by)
         link = self.links.pop(room.id, None)
         if link is not None:
             asyncio.ensure_future(link.stop())

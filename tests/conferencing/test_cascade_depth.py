@@ -15,6 +15,7 @@ from conferencing.client import RelayClient
 from conferencing.config import RelayConfig
 from conferencing.pattern import PatternTrack, colour_close, read_pattern
 from conferencing.server import Relay
+from conferencing.tokens import verify_join_token
 from tests.conferencing.helpers import GREEN, RED, SECRET, FrameWatcher, token
 from tests.conftest import free_port
 
@@ -130,22 +131,33 @@ class _Hub(BaseHTTPRequestHandler):
         pass
 
 
-async def test_attendance_goes_to_the_hub(env: Env) -> None:
+@pytest.mark.parametrize("hub_token", ["hub-relay-token", None], ids=["hub-token", "minted"])
+async def test_attendance_goes_to_the_hub(env: Env, hub_token: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IOC_RELAY_HUB_TOKEN", raising=False)
+    _Hub.records = []
     server = HTTPServer(("127.0.0.1", 0), _Hub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        relay = await env.relay("744", hub_url=f"http://127.0.0.1:{server.server_port}", hub_token="hub-relay-token")
+        relay = await env.relay("744", hub_url=f"http://127.0.0.1:{server.server_port}", hub_token=hub_token)
+        chair = await env.client("chair", relay, "chair", slots=())
         p = await env.client("p1", relay, slots=())
         await p.stop()
-        await _eventually(lambda: len(_Hub.records) >= 2)
+        await chair.send({"type": "end"})
+        await _eventually(lambda: [r[2]["event"] for r in _Hub.records].count("end") == 1)
     finally:
         server.shutdown()
-    (path1, auth, join), (path2, _, leave) = _Hub.records[:2]
-    assert path1 == path2 == "/api/v1/meetings/m-1/attendance"
-    assert auth == "Bearer hub-relay-token"
-    assert (join["participant"], join["event"], join["unit"], join["relay"]) == ("p1", "join", "744", "744")
-    assert leave["event"] == "leave" and leave["at"] >= join["at"]
+    events = [(r[2]["participant"], r[2]["event"]) for r in _Hub.records]
+    assert events[:3] == [("chair", "join"), ("p1", "join"), ("p1", "leave")] and ("chair", "end") in events
+    path, auth, join = _Hub.records[1]
+    assert path == "/api/v1/meetings/m-1/attendance"
+    if hub_token:
+        assert auth == f"Bearer {hub_token}"
+    else:
+        claims = verify_join_token(auth.removeprefix("Bearer "), room="m-1", secret=SECRET)
+        assert (claims.role, claims.unit) == ("relay", "744")
+    assert (join["participant"], join["unit"], join["role"], join["relay"]) == ("p1", "744", "participant", "744")
+    assert _Hub.records[2][2]["at"] >= join["at"]
 
 
 async def test_recording_of_the_floor(env: Env, tmp_path: Path) -> None:
