@@ -1,1 +1,46 @@
-"""Licence plates: find, read and validate Vietnamese plates in vehicle crops."""
+"""Licence plates: find, read and validate Vietnamese plates in vehicle crops.
+
+    from analytics.plates import build_plate_reader, read_track
+    reader = build_plate_reader({"type": "rapidocr", "min_confidence": 0.5})
+    reading = reader.read(vehicle_crop)        # PlateReading; text None when unread
+    event_payload.update(reading.to_payload())
+
+Modules: `reader` (the `PlateReader` stage and its config union), `ocr`
+(RapidOCR's PaddleOCR models with per-character probabilities), `locate`
+(plate hypotheses), `grammar` and `provinces` (Vietnamese plate formats and
+codes), `colour`, `quality` (best frames of a track), `synth` (plate generator).
+"""
+
+from analytics.plates.grammar import PlateText, correct_rows, is_valid_plate, merge_rows, normalise, parse_plate
+from analytics.plates.provinces import Province, province_for
+from analytics.plates.reader import (
+    PlateCandidate,
+    PlateReader,
+    PlateReaderConfig,
+    PlateReading,
+    RapidOCRPlateReader,
+    RapidOCRPlateReaderConfig,
+    build_plate_reader,
+    plate_closeup,
+    read_track,
+)
+
+__all__ = [
+    "PlateCandidate",
+    "PlateReader",
+    "PlateReaderConfig",
+    "PlateReading",
+    "PlateText",
+    "Province",
+    "RapidOCRPlateReader",
+    "RapidOCRPlateReaderConfig",
+    "build_plate_reader",
+    "correct_rows",
+    "is_valid_plate",
+    "merge_rows",
+    "normalise",
+    "parse_plate",
+    "plate_closeup",
+    "province_for",
+    "read_track",
+]

@@ -186,7 +186,7 @@ class RapidOCRPlateReader:
         if not ranked:
             return PlateReading(text=None, confidence=0.0, raw_rows=raw)
         plate, score, hyp = ranked[0]
-        colour, colour_conf = classify_colour(self._plate_image(crop, hyp.outline))
+        colour, colour_conf = classify_colour(plate_closeup(crop, hyp.outline))
         accepted = score >= self.config.min_confidence
         return PlateReading(
             text=plate.text if accepted else None,
@@ -199,16 +199,19 @@ class RapidOCRPlateReader:
             raw_rows=[raw[index[q.tobytes()]] for q in hyp.rows],
         )
 
-    @staticmethod
-    def _plate_image(crop: np.ndarray, quad: np.ndarray) -> np.ndarray:
-        """The plate around its text lines: the text quad grown by a margin, straightened."""
-        q = np.asarray(quad, np.float32)
-        centre = q.mean(axis=0)
-        q = (centre + (q - centre) * [1.1, 1.35]).astype(np.float32)  # text box to plate: a bit wider, much taller
-        w = int(max(8, np.linalg.norm(q[1] - q[0])))
-        h = int(max(8, np.linalg.norm(q[3] - q[0])))
-        dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
-        return cv2.warpPerspective(crop, cv2.getPerspectiveTransform(q, dst), (w, h), borderMode=cv2.BORDER_REPLICATE)
+def plate_closeup(crop: np.ndarray, quad: np.ndarray, *, grow: tuple[float, float] = (1.1, 1.35)) -> np.ndarray:
+    """The plate straightened out of ``crop``: its text ``quad`` grown by ``grow`` (x, y), for colour and evidence.
+
+    The text box is grown a little sideways and more vertically because plates
+    have more margin above and below their lettering than beside it.
+    """
+    q = np.asarray(quad, np.float32)
+    centre = q.mean(axis=0)
+    q = (centre + (q - centre) * np.asarray(grow, np.float32)).astype(np.float32)
+    w = int(max(8, np.linalg.norm(q[1] - q[0])))
+    h = int(max(8, np.linalg.norm(q[3] - q[0])))
+    dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+    return cv2.warpPerspective(crop, cv2.getPerspectiveTransform(q, dst), (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
 def build_plate_reader(config: RapidOCRPlateReaderConfig | dict[str, Any] | None = None) -> PlateReader:
