@@ -110,8 +110,11 @@ class ManifestChain:
             data = manifest.to_bytes()
             signed = SignedManifest(manifest, data, self.key.sign(data))
             # Signature first: a .json is the commit point and always has its .sig.
-            self._write_atomic(self._path(seq + 1, ".sig"), signed.signature)
-            self._write_atomic(self._path(seq + 1, ".json"), data)
+            try:
+                self._write_atomic(self._path(seq + 1, ".sig"), signed.signature)
+                self._write_atomic(self._path(seq + 1, ".json"), data)
+            except OSError as exc:  # disk full, read-only: this link was not made; the next try reuses seq
+                raise ChainError(f"cannot store manifest {seq + 1}: {exc}") from exc
             return signed
 
     def _write_atomic(self, path: Path, data: bytes) -> None:

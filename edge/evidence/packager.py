@@ -272,9 +272,12 @@ class EvidencePackager:
         path = self.store_dir / f"{sha}{MIME_EXTENSIONS.get(mime, '')}"
         if not path.exists():  # content-addressed: same bytes, same file
             tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise PackagingError(f"cannot store {kind} evidence {sha}: {exc}") from exc
         return EvidenceFile(sha256=sha, kind=kind, mime=mime, size=len(data), path=path)

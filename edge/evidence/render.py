@@ -131,8 +131,10 @@ def render_overview(
         if ov.label:
             x0, y0 = ov.points[0]
             b, g, r = ov.colour
-            draw.text((x0 * scale + 4, y0 * scale + band_h + 4), ov.label, font=small, fill=(r, g, b),
-                      stroke_width=2, stroke_fill=(0, 0, 0))
+            # kept inside the picture: a label cut by the edge is no label
+            x = min(max(2.0, x0 * scale + 4), width - small.getlength(ov.label) - 4)
+            y = min(max(band_h + 2.0, y0 * scale + band_h + 4), band_h + height - small.size - 6)
+            draw.text((x, y), ov.label, font=small, fill=(r, g, b), stroke_width=2, stroke_fill=(0, 0, 0))
     return cv2.cvtColor(np.asarray(canvas), cv2.COLOR_RGB2BGR)
 
 

@@ -51,6 +51,9 @@ from ioc.common import new_event_id
 
 log = logging.getLogger(__name__)
 
+RETRIES = 3
+RETRY_DELAY_S = 5.0
+
 
 class FrameLike(Protocol):
     """What is needed of a `video.Frame`."""
@@ -87,6 +90,11 @@ def overlays_for(hit: RuleHit, scene: SceneConfig) -> list[Overlay]:
     for lane in scene.lanes:
         if lane.name in names:
             out.append(Overlay(points=tuple(map(tuple, lane.polygon)), closed=True, label=lane.name, colour=CYAN))
+    roi = hit.payload.get("signal_roi")
+    if isinstance(roi, list) and len(roi) == 4:  # the signal head the red-light rule read
+        x1, y1, x2, y2 = (float(v) for v in roi)
+        out.append(Overlay(points=((x1, y1), (x2, y1), (x2, y2), (x1, y2)), closed=True,
+                           label="đèn tín hiệu", colour=RED))
     return out
 
 
@@ -160,8 +168,8 @@ class ViolationEvidence:
         self.chain = ManifestChain(Path(data_dir), self.key, edge_id)
         self.packager = EvidencePackager(self.config, self.chain, Path(data_dir) / "evidence" / "files")
         self.plate_reader = plate_reader
-        # (pending, hit, camera id, the camera's ring if given at submit)
-        self._pending: list[tuple[PendingEvidence, RuleHit, str, ClipSource | None]] = []
+        # (pending, hit, camera id, the camera's ring if given at submit, failed attempts)
+        self._pending: list[tuple[PendingEvidence, RuleHit, str, ClipSource | None, int]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -193,7 +201,7 @@ class ViolationEvidence:
         )
         pending = self.packager.prepare(request)
         with self._lock:
-            self._pending.append((pending, hit, camera.id, ring))
+            self._pending.append((pending, hit, camera.id, ring, 0))
         return True
 
     def poll(self, now_mono: float, rings: ClipSource | dict[str, ClipSource] | None = None,
@@ -204,15 +212,26 @@ class ViolationEvidence:
         for violations submitted without their ring.
         """
         with self._lock:
+            # partition by the due test, never by ==: pending items hold numpy frames
             due = [p for p in self._pending if force or p[0].clip_due_mono <= now_mono]
-            self._pending = [p for p in self._pending if p not in due]
+            self._pending = [p for p in self._pending if not (force or p[0].clip_due_mono <= now_mono)]
         done = []
-        for pending, hit, camera_id, own_ring in due:
+        for item in due:
+            pending, hit, camera_id, own_ring, attempts = item
             ring = own_ring if own_ring is not None else rings.get(camera_id) if isinstance(rings, dict) else rings
             try:
                 package = self.packager.finish(pending, ring)
-            except EvidenceError:
-                log.exception("evidence of %s on %s could not be packaged", hit.type, camera_id)
+            except EvidenceError as exc:
+                # A full or failing disk: keep the violation (images are in memory) and try again.
+                if attempts + 1 < RETRIES and not force:
+                    log.warning("evidence of %s on %s failed (%s); retrying in %.0f s",
+                                hit.type, camera_id, exc, RETRY_DELAY_S)
+                    pending.clip_due_mono = now_mono + RETRY_DELAY_S
+                    with self._lock:
+                        self._pending.append((pending, hit, camera_id, own_ring, attempts + 1))
+                else:
+                    log.error("evidence of %s on %s NOT packaged after %d attempts: %s",
+                              hit.type, camera_id, attempts + 1, exc)
                 continue
             payload = hit.event_payload()
             plate = pending.request.plate

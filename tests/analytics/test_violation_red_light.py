@@ -4,6 +4,8 @@ and the same sequences through the controller-feed board."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
@@ -14,6 +16,10 @@ from analytics.detections import Detections
 from analytics.rules.violations.exceptions import RuleConfigError
 from analytics.rules.violations.signal import SIGNALS, SignalBoard, SignalTimeline, classify_lamp
 from analytics.scene import SceneAnalyzer, SceneConfig
+from edge.evidence.chain import ManifestChain
+from edge.evidence.keys import EdgeSigningKey
+from edge.evidence.packager import CameraInfo, EvidenceConfig, EvidencePackager, EvidenceRequest
+from edge.evidence.violations import caption_lines, overlays_for
 from tests.analytics.conftest import read_frame
 
 LIGHT_ROI = (520, 20, 556, 110)  # the painted signal head: x1, y1, x2, y2
@@ -130,7 +136,7 @@ def test_red_light_from_the_frame(light_frames, rule_extra: dict, expected: list
     for h in hits:
         assert h.type == "traffic.red_light" and h.payload["signal"] in ("red", "amber")
         assert h.payload["signal_source"] == "frame" and h.payload["line"] == "stop"
-        assert h.evidence == ["overview", "plate", "clip"]
+        assert h.evidence == ["overview", "plate", "clip"] and h.payload["signal_roi"] == list(LIGHT_ROI)
     for h in hits:  # the red phase is dated from its first reading: 13 s
         if h.payload["signal"] == "red":
             assert h.payload["signal_for_s"] == pytest.approx(h.payload["_t"] - 13.0, abs=0.01)
@@ -193,3 +199,27 @@ def test_misspelt_direction_is_an_error_not_silence() -> None:
     with pytest.raises(RuleConfigError, match="'inn' is not a direction of line 'stop'"):
         run({"type": "red_light", "stop_line": "stop", "direction": "inn",
              "signal": {"source": "external", "signal_id": "x"}}, None, duration_s=0.2)
+
+
+def test_red_light_evidence_shows_stop_line_and_signal(light_frames, tmp_path: Path, artifacts_dir: Path) -> None:
+    """The overview of a red-light violation, from the scripted sequence, with the stop line and lamp drawn."""
+    rule = {"type": "red_light", "stop_line": "stop", "signal": FRAME_SIGNAL}
+    hit = next(h for h in run(rule, light_frames) if h.payload["_name"] == "on_red")
+    scene = SceneConfig.model_validate({"lines": [{"name": "stop", "start": (0, STOP_Y), "end": (576, STOP_Y)}],
+                                        "rules": [rule]})
+    overlays = overlays_for(hit, scene)
+    assert [o.label for o in overlays] == ["stop", "đèn tín hiệu"]
+    packager = EvidencePackager(EvidenceConfig(), ManifestChain(tmp_path, EdgeSigningKey.load_or_create(tmp_path), "e"),
+                                tmp_path / "files")
+    pending = packager.prepare(EvidenceRequest(
+        event_id=uuid.uuid4(), event_seq=None, type=hit.type, ts=datetime(2026, 11, 22, 11, 0, 15, tzinfo=timezone.utc),
+        mono=15.0, camera=CameraInfo("cam-nga-tu", "Ngã tư Hàng Xanh", "Phường Bình Thạnh, TP.HCM", "26734"),
+        frame=light_frames["red"], box=hit.box, overlays=overlays, caption_lines=caption_lines(hit)))
+    assert caption_lines(hit)[0].startswith("Đèn đỏ 2.")  # crossed about 2 s into red
+    overview = cv2.imdecode(np.frombuffer(pending.blobs[0][2], np.uint8), cv2.IMREAD_COLOR)
+    cv2.imwrite(str(artifacts_dir / "evidence_red_light_overview.png"), overview)
+    band = overview.shape[0] - light_frames["red"].shape[0]
+    x1, y1, x2, y2 = LIGHT_ROI
+    scale = overview.shape[1] / light_frames["red"].shape[1]
+    border = overview[band + int(y1 * scale) - 1: band + int(y1 * scale) + 2, int(x1 * scale) + 3: int(x2 * scale) - 3]
+    assert (border[..., 2] > 180).mean() > 0.5  # the red box around the signal head

@@ -141,3 +141,29 @@ def test_background_worker_finishes_due_violations_and_flushes_at_stop(packaged,
     assert len(received) == 2
     assert [r.package.signed.manifest.manifest_seq for r in received] == [1, 2]
     assert all("clip" in [f.kind for f in r.package.files] for r in received)
+
+
+def test_poll_finishes_only_what_is_due_and_retries_a_failing_disk(packaged, tmp_path: Path, shared_data: Path) -> None:
+    _, hits, _ = packaged
+    cap = cv2.VideoCapture(str(shared_data / "highway_720p.mp4"))
+    image = cap.read()[1]
+    cap.release()
+    scene_cfg = SceneConfig.model_validate(SCENE)
+    violations = ViolationEvidence(tmp_path, "edge-x", EvidenceConfig(clip_after_s=5.0))
+    for mono in (10.0, 20.0, 30.0):  # due at 15, 25, 35
+        assert violations.submit(hits[0], Frame.from_array(image, ts=T0, mono=mono), CAMERA, scene_cfg)
+    assert [d.package.signed.manifest.manifest_seq for d in violations.poll(26.0, None)] == [1, 2]
+    assert violations.pending == 1
+    # the evidence store becomes unusable (here: a file where the folder was; root ignores
+    # permissions): the violation is kept and retried, not lost
+    store = violations.packager.store_dir
+    broken = tmp_path / "broken-store"
+    broken.write_bytes(b"")
+    violations.packager.store_dir = broken
+    try:
+        assert violations.poll(40.0, None) == [] and violations.pending == 1
+    finally:
+        violations.packager.store_dir = store
+    done = violations.poll(50.0, None)
+    assert len(done) == 1 and violations.pending == 0
+    assert done[0].package.signed.manifest.manifest_seq == 3

@@ -132,5 +132,7 @@ class RedLightRule(Rule):
                 self._alerted.add(c.track_id)
                 payload = {"line": self.config.stop_line, "signal": colour, "signal_for_s": into,
                            "signal_source": self.config.signal.source}
+                if isinstance(self.config.signal, FrameSignalConfig):
+                    payload["signal_roi"] = list(self.config.signal.roi)  # drawn on the evidence
                 hits.append(self.hit(state, c.track_id, payload))
         return hits
