@@ -212,6 +212,8 @@ class _Bots:
         self._stoppers: list[Any] = []
 
     def start(self) -> _Bots:
+        # aioice logs every ICE check at INFO; in the demo's console that drowns the rest.
+        logging.getLogger("aioice").setLevel(logging.WARNING)
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(30)
         return self
@@ -230,19 +232,20 @@ class _Bots:
         )
         await chair.start()
         self._stoppers.append(chair.stop)
-        preview = await self._camera_preview()
-        if preview is not None:
+        found = await self._camera_preview()
+        if found is not None:
+            preview, label = found
             leaf_unit, leaf_url = self.units[-1], self.urls[-1]
 
             async def grant() -> tuple[str, str]:
-                return leaf_url, self._token("cam-demo", "Camera: " + DEMO_CAMERA, leaf_unit, "participant")
+                return leaf_url, self._token("cam-demo", label, leaf_unit, "participant")
 
-            share = CameraShare(preview, grant, label=DEMO_CAMERA)
+            share = CameraShare(preview, grant, label=label)
             share.start()
             self._stoppers.append(share.stop)
 
-    async def _camera_preview(self) -> str | None:
-        # The demo edge announces its preview address in its first heartbeat.
+    async def _camera_preview(self) -> tuple[str, str] | None:
+        """The demo camera's preview URL and tile label, once its edge has announced it."""
         import psycopg
         from psycopg.rows import dict_row
 
@@ -255,8 +258,9 @@ class _Bots:
                     self.database_url, autocommit=True, row_factory=dict_row
                 ) as conn:
                     url = await cameras.preview_url(conn, DEMO_CAMERA)
+                    row = await (await conn.execute("SELECT name FROM cameras WHERE id = %s", (DEMO_CAMERA,))).fetchone()
                 if url:
-                    return url
+                    return url, "Camera: " + (row["name"] if row else DEMO_CAMERA)
             await asyncio.sleep(0.5)
         log.info("demo camera has no preview yet; the meeting runs without the shared camera")
         return None
@@ -266,12 +270,14 @@ class _Bots:
             for stop in reversed(self._stoppers):
                 with contextlib.suppress(Exception):
                     await stop()
-            # Let aiortc's transports finish closing on this loop, then end what is left.
-            await asyncio.sleep(0.5)
+            # Let aiortc finish closing on this loop (its own close tasks must not be
+            # cancelled: that breaks the future they share), then end what is left.
             rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in rest:
-                task.cancel()
-            await asyncio.gather(*rest, return_exceptions=True)
+            if rest:
+                _, pending = await asyncio.wait(rest, timeout=2.0)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(stop_all(), self.loop).result(15)
