@@ -3,6 +3,8 @@ state, relay attendance reports and the login-protected page."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -249,6 +251,20 @@ async def test_page_requires_login(hub: Hub, make: Factory) -> None:
 
     outsider = await make.user("official", (await make.tree()).province)
     assert (await hub.client.get(f"/meet/{meeting['id']}", headers=outsider.headers)).status_code == 404
+
+
+async def test_page_tells_an_uninvited_official(hub: Hub, make: Factory) -> None:
+    """A province official may look at a district's meeting but is not invited: the page says so."""
+    tree = await make.tree()
+    chair = await make.user("official", tree.districts[0])
+    meeting = await _meeting(hub, chair, tree, root=tree.districts[0], relays={tree.districts[0]: RELAY_D0})
+    above = await make.user("official", tree.province)
+    r = await hub.client.get(f"/meet/{meeting['id']}", headers=above.headers)
+    assert r.status_code == 200
+    page = json.loads(re.search(r'<script type="application/json" id="ioc-page">(.*?)</script>', r.text, re.S)[1])
+    assert page["you"] == {"invited": False, "role": None, "pub": False, "may_manage": False, "may_share": False}
+    assert page["meeting"]["id"] == meeting["id"] and page["units"][tree.communes[0]] == "Xã 0.0"
+    assert tree.communes[2] not in page["units"]  # only the invited subtree is named
 
 
 async def test_viewer_token_cannot_publish_at_the_relay(hub: Hub, make: Factory) -> None:
