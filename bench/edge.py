@@ -28,6 +28,7 @@ Run: ``python -m bench.edge [--max-cameras 8] [--seconds 12]`` (about 2 minutes 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -180,6 +181,7 @@ def main() -> None:
     if not VIDEO.exists() or not MODEL.exists():
         raise SystemExit(f"needs {VIDEO} and {MODEL} (../shared/data)")
 
+    load_before = os.getloadavg()[0]
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -225,6 +227,7 @@ def main() -> None:
                 break
             n = n + 1 if n < 4 else n + 2
     sustained = max((int(r["cameras"]) for r in results if r["ok"]), default=0)
+    load_after = os.getloadavg()[0]
     print(f"sustained: {sustained} camera(s) at 5 detection fps (bound from the baseline's cost: {bound:.1f})")
 
     rows = [
@@ -260,7 +263,9 @@ keeps up at >= 4.75 analysed fps and >= 28.5 source fps.
 
 Sustained: **{sustained} camera(s)**. The baseline's cost per camera-second ({base_t / media_s * 1000:.0f} ms
 of one core) bounds a perfect pipeline at {bound:.1f} cameras on 2 cores. The machine is shared
-with other work while this runs, so capacity figures are a floor.
+with other work while this runs (1-minute load average {load_before:.1f} at the start and
+{load_after:.1f} at the end, on {os.cpu_count()} cores), so the capacity figure is a floor: the
+worker got only part of the two cores.
 """
     write_section("edge", "Edge pipeline: throughput and cameras per machine", body)
 
