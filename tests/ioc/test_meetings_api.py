@@ -232,6 +232,37 @@ async def test_attendance_from_relays_only(hub: Hub, make: Factory, db) -> None:
     assert listed.status_code == 200
 
 
+async def test_relay_reports_end_with_a_minted_relay_token(hub: Hub, make: Factory) -> None:
+    """A relay without a hub token signs a short `relay` join token for the meeting; its
+    `end` report (the chair ended the meeting on the relay) ends it at the hub too."""
+    from conferencing.tokens import issue_join_token
+
+    tree = await make.tree()
+    chair = await make.user("official", tree.province)
+    meeting = await _meeting(hub, chair, tree)
+    secret = hub.app.state.settings.relay_secret.get_secret_value()
+    url = f"/api/v1/meetings/{meeting['id']}/attendance"
+
+    def minted(room: str) -> dict[str, str]:
+        token = issue_join_token(room=room, sub=f"relay-{tree.province}", name="Relay", unit=tree.province,
+                                 role="relay", pub=False, ttl_s=60, secret=secret)
+        return {"Authorization": "Bearer " + token}
+
+    join = {"participant": "u1-a", "name": "A", "unit": tree.province, "role": "chair", "event": "join",
+            "relay": tree.province}
+    assert (await hub.client.post(url, json=join, headers=minted(meeting["id"]))).status_code == 204
+    # A relay token for another meeting does not speak for this one.
+    assert (await hub.client.post(url, json=join, headers=minted("another-room"))).status_code == 401
+    end = {"participant": "u1-a", "event": "end", "relay": tree.province}
+    assert (await hub.client.post(url, json=end, headers=minted(meeting["id"]))).status_code == 204
+    got = (await hub.client.get(f"/api/v1/meetings/{meeting['id']}", headers=chair.headers)).json()
+    assert got["state"] == "ended"
+    stays = (await hub.client.get(url, headers=chair.headers)).json()["items"]
+    assert [s["left_at"] is not None for s in stays] == [True]
+    # The child relays report the same end again: accepted, nothing changes.
+    assert (await hub.client.post(url, json=end, headers=minted(meeting["id"]))).status_code == 204
+
+
 async def test_page_requires_login(hub: Hub, make: Factory) -> None:
     tree = await make.tree()
     chair = await make.user("official", tree.province)
