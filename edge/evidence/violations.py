@@ -3,7 +3,7 @@
 A camera pipeline hands every rule hit to `ViolationEvidence.submit`; violation hits
 (``traffic.*`` with ``clip`` or ``plate`` among their evidence wishes) are held until
 the frame ring has recorded `clip_after_s` more seconds, then `poll` finishes them:
-overview with the rule's geometry, plate close-up, clip, signed manifest. Everything
+plate reading, overview with the rule's geometry, plate close-up, clip, signed manifest. Everything
 else is not a violation and is left to the pipeline's ordinary evidence.
 
 Example (inside the pipeline's analysis loop)::
@@ -155,8 +155,25 @@ class FinishedViolation:
         return [(f.path.read_bytes(), f.mime, f.kind) for f in files]
 
 
+@dataclass
+class _Waiting:
+    """A submitted violation: its request (frame kept by reference), where its clip comes from."""
+
+    request: EvidenceRequest
+    hit: RuleHit
+    camera_id: str
+    ring: ClipSource | None
+    due_mono: float
+    read_plate: bool
+    prepared: PendingEvidence | None = None
+    attempts: int = 0
+
+
 class ViolationEvidence:
-    """Holds violation hits until their clip can be cut, then packages and signs them.
+    """Holds violation hits until their clip can be cut, then reads the plate, renders,
+    packages and signs them. `submit` only captures (microseconds, on the analysis
+    thread); the plate reading, rendering and clip encoding happen in `poll`, which the
+    background worker (`start`) calls.
 
     Thread-safe: cameras of one edge share one instance, so one key and one chain.
     """
@@ -168,8 +185,7 @@ class ViolationEvidence:
         self.chain = ManifestChain(Path(data_dir), self.key, edge_id)
         self.packager = EvidencePackager(self.config, self.chain, Path(data_dir) / "evidence" / "files")
         self.plate_reader = plate_reader
-        # (pending, hit, camera id, the camera's ring if given at submit, failed attempts)
-        self._pending: list[tuple[PendingEvidence, RuleHit, str, ClipSource | None, int]] = []
+        self._waiting: list[_Waiting] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -177,32 +193,38 @@ class ViolationEvidence:
 
     def submit(self, hit: RuleHit, frame: FrameLike, camera: CameraInfo, scene: SceneConfig,
                calibration_id: str | None = None, ring: ClipSource | None = None) -> bool:
-        """Start the evidence of a violation hit (images now); False when the hit is no violation.
+        """Capture a violation hit for evidence; False when the hit is no violation.
 
         ``ring`` is the camera's frame ring; give it here when a background worker
-        (`start`) finishes the evidence, or pass rings to `poll` instead.
+        (`start`) finishes the evidence, or pass rings to `poll` instead. The frame's
+        pixels are kept by reference (frames are never modified in place).
         """
         if not is_violation(hit):
             return False
-        image = frame.image
-        plate = None
-        if "plate" in hit.evidence and hit.box is not None and self.plate_reader is not None:
-            try:
-                plate = read_plate(self.plate_reader, image, hit.box)
-            except Exception:  # a reader failure must not lose the violation: it goes on unread
-                log.exception("plate reading failed for %s on %s", hit.type, camera.id)
-                plate = PlateEvidence(text=None)
         ts = datetime.fromtimestamp(hit.ts, timezone.utc) if hit.ts > 1e9 else frame.ts
         request = EvidenceRequest(
             event_id=new_event_id(), event_seq=None, type=hit.type, ts=ts, mono=frame.mono, camera=camera,
-            frame=image, box=hit.box, overlays=overlays_for(hit, scene), plate=plate,
+            frame=frame.image, box=hit.box, overlays=overlays_for(hit, scene),
             calibration_id=calibration_id or hit.payload.get("calibration_id"),
             measurements=_measurements(hit), caption_lines=caption_lines(hit),
         )
-        pending = self.packager.prepare(request)
+        wants_plate = "plate" in hit.evidence and hit.box is not None and self.plate_reader is not None
+        item = _Waiting(request, hit, camera.id, ring, frame.mono + self.config.clip_after_s, wants_plate)
         with self._lock:
-            self._pending.append((pending, hit, camera.id, ring, 0))
+            self._waiting.append(item)
         return True
+
+    def _prepare(self, item: _Waiting) -> PendingEvidence:
+        if item.prepared is None:
+            request = item.request
+            if item.read_plate:
+                try:
+                    request.plate = read_plate(self.plate_reader, request.frame, request.box)  # type: ignore[arg-type]
+                except Exception:  # a reader failure must not lose the violation: it goes on unread
+                    log.exception("plate reading failed for %s on %s", request.type, item.camera_id)
+                    request.plate = PlateEvidence(text=None)
+            item.prepared = self.packager.prepare(request)
+        return item.prepared
 
     def poll(self, now_mono: float, rings: ClipSource | dict[str, ClipSource] | None = None,
              *, force: bool = False) -> list[FinishedViolation]:
@@ -212,41 +234,42 @@ class ViolationEvidence:
         for violations submitted without their ring.
         """
         with self._lock:
-            # partition by the due test, never by ==: pending items hold numpy frames
-            due = [p for p in self._pending if force or p[0].clip_due_mono <= now_mono]
-            self._pending = [p for p in self._pending if not (force or p[0].clip_due_mono <= now_mono)]
+            due = [w for w in self._waiting if force or w.due_mono <= now_mono]
+            self._waiting = [w for w in self._waiting if not (force or w.due_mono <= now_mono)]
         done = []
         for item in due:
-            pending, hit, camera_id, own_ring, attempts = item
-            ring = own_ring if own_ring is not None else rings.get(camera_id) if isinstance(rings, dict) else rings
+            hit = item.hit
+            ring = item.ring if item.ring is not None else rings.get(item.camera_id) if isinstance(rings, dict) else rings
             try:
-                package = self.packager.finish(pending, ring)
+                package = self.packager.finish(self._prepare(item), ring)
             except EvidenceError as exc:
                 # A full or failing disk: keep the violation (images are in memory) and try again.
-                if attempts + 1 < RETRIES and not force:
+                item.attempts += 1
+                if item.attempts < RETRIES and not force:
                     log.warning("evidence of %s on %s failed (%s); retrying in %.0f s",
-                                hit.type, camera_id, exc, RETRY_DELAY_S)
-                    pending.clip_due_mono = now_mono + RETRY_DELAY_S
+                                hit.type, item.camera_id, exc, RETRY_DELAY_S)
+                    item.due_mono = now_mono + RETRY_DELAY_S
                     with self._lock:
-                        self._pending.append((pending, hit, camera_id, own_ring, attempts + 1))
+                        self._waiting.append(item)
                 else:
                     log.error("evidence of %s on %s NOT packaged after %d attempts: %s",
-                              hit.type, camera_id, attempts + 1, exc)
+                              hit.type, item.camera_id, item.attempts, exc)
                 continue
             payload = hit.event_payload()
-            plate = pending.request.plate
+            plate = item.request.plate
             if plate is not None:
                 payload.update({"plate": plate.text, "plate_confidence": round(plate.confidence, 3),
                                 "plate_candidates": [{"text": t, "confidence": round(c, 3)} for t, c in plate.candidates],
                                 "plate_colour": plate.colour})
             payload.update(package.event_payload())
-            done.append(FinishedViolation(pending.request.event_id, hit, pending.request.ts, package, payload))
+            done.append(FinishedViolation(item.request.event_id, hit, item.request.ts, package, payload))
         return done
 
     @property
     def pending(self) -> int:
+        """Violations waiting for their clip (or for a retry)."""
         with self._lock:
-            return len(self._pending)
+            return len(self._waiting)
 
     # -- background mode: clip encoding (seconds on a busy box) off the analysis thread
 
