@@ -211,7 +211,9 @@ class EvidencePackager:
         request = pending.request
         measurements = dict(request.measurements)
         blobs = list(pending.blobs)
-        if ring is not None:
+        if ring is None:
+            measurements["clip"] = "unavailable: no frame ring for this camera"
+        else:
             try:
                 clip, span = self._clip(request, ring)
                 blobs.append(("clip", "video/mp4", clip))
