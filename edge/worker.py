@@ -40,6 +40,14 @@ class EdgeWorker:
 
     ``on_event`` (optional) is called with every `Event` after the outbox stored it
     (tests and the demo use it to watch the worker).
+
+    Example::
+
+        site, problems = load_site(Path("site.yaml"), strict=False)
+        worker = EdgeWorker(site, problems, on_event=lambda e: print(e.type))
+        worker.start()
+        worker.heartbeat_body()["cameras"]   # [{"id": "cam-01", "status": "online", "fps": 5.0, ...}]
+        worker.stop()
     """
 
     def __init__(self, site: SiteConfig, problems: SiteProblems | None = None,
