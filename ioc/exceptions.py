@@ -5,7 +5,8 @@
     ├── DatabaseError          the database is unreachable or a migration failed
     │   └── MigrationError
     ├── BrokerError            NATS / in-memory broker failure
-    ├── InvalidInput           well-formed request, unacceptable content         → 400/422
+    ├── InvalidInput           well-formed request, unacceptable content         → 422
+    │   ├── MalformedBody      the body is not parseable (bad JSON)               → 400
     │   └── EvidenceHashMismatch  uploaded bytes do not hash to the named sha256   → 400
     ├── NotAuthenticated       no or bad credentials                              → 401
     ├── PermissionDenied       authenticated, but role or unit scope forbids it   → 403
@@ -40,6 +41,10 @@ class BrokerError(IocError):
 
 class InvalidInput(IocError):
     """The request is well-formed but its content is unacceptable."""
+
+
+class MalformedBody(InvalidInput):
+    """The request body cannot be parsed at all."""
 
 
 class EvidenceHashMismatch(InvalidInput):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -25,6 +25,7 @@ from ioc.api import errors
 from ioc.api.observability import HubMetrics
 from ioc.api.ratelimit import LoginLimiter
 from ioc.broker import Broker, make_broker
+from ioc.common.envelope import Event
 from ioc.db import open_pool, upgrade
 from ioc.exceptions import ConfigError
 from ioc.settings import Settings, get_settings
@@ -75,9 +76,28 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
         module = _optional(module_name)
         if module is not None:
             app.include_router(module.router)
+    _document_envelope(app)
     # check_dir=False: the web area may not have shipped static files yet.
     app.mount("/static", StaticFiles(directory=str(web.STATIC_DIR), check_dir=False), name="static")
     return app
+
+
+def _document_envelope(app: FastAPI) -> None:
+    """Put the event envelope in the OpenAPI components: `POST /api/v1/events` parses its
+    body itself (fast path plus per-event errors), so FastAPI does not see the model."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        event = Event.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(event.pop("$defs", {}))
+        components["Event"] = event
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _optional(module_name: str) -> object | None:

@@ -12,6 +12,7 @@ from ioc import exceptions as exc
 
 _STATUS: list[tuple[type[exc.IocError], int]] = [
     (exc.EvidenceHashMismatch, 400),
+    (exc.MalformedBody, 400),
     (exc.InvalidInput, 422),
     (exc.NotAuthenticated, 401),
     (exc.PermissionDenied, 403),

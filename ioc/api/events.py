@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -9,14 +10,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ioc.api.deps import CurrentEdge, CurrentUser, Db
 from ioc.api.roles import Acknowledger
 from ioc.broker import LiveMessage
 from ioc.services import evidence_arrival
-from ioc.exceptions import InvalidInput, PermissionDenied
+from ioc.common.envelope import Event
+from ioc.exceptions import InvalidInput, MalformedBody, PermissionDenied, TooLarge
 from ioc.services import audit, events, units
+from ioc.services.edges import Edge
 from ioc.services.events import EventFilter, IngestResult
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -63,6 +67,7 @@ async def build_filter(
     since: datetime | None = None,
     until: datetime | None = None,
     q: str | None = None,
+    plate: str | None = None,
     acknowledged: bool | None = None,
 ) -> EventFilter:
     """An EventFilter from query parameters; 403 when `unit` lies outside the caller's scope."""
@@ -77,21 +82,59 @@ async def build_filter(
         raise InvalidInput(f"severity must be info, warning or critical (got {bad[0]!r})")
     return EventFilter(
         scope=scope, unit=unit, types=_csv(types), cameras=_csv(camera), severities=severities,
-        since=since, until=until, text=q, acknowledged=acknowledged,
+        since=since, until=until, text=q, plate=plate, acknowledged=acknowledged,
     )
+
+
+class _ValidBatch(BaseModel):
+    """The common case, validated in one pass by pydantic's JSON parser."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Event] = Field(max_length=events.MAX_BATCH)
+
+
+async def _parse_batch(request: Request, edge: Edge) -> tuple[list[tuple[int, Event]], IngestResult]:
+    body = await request.body()
+    try:
+        batch = _ValidBatch.model_validate_json(body)
+    except ValidationError:
+        pass  # something is wrong: find out what, event by event
+    else:
+        result = IngestResult()
+        return events.check_batch(edge, list(enumerate(batch.events)), result), result
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBody(f"malformed JSON: {exc}") from exc
+    try:
+        raw = EventBatch.model_validate(data).events
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+    if len(raw) > events.MAX_BATCH:
+        raise TooLarge(f"a batch holds at most {events.MAX_BATCH} events (got {len(raw)}); split it")
+    return events.validate_batch(edge, raw)
 
 
 @router.post(
     "/events",
     response_model=IngestResult,
     summary="Ingest a batch of events (edge bearer token)",
-    responses={422: {"description": "every event was rejected (same body, plus `detail`), or the body is malformed"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": False, "required": ["events"],
+        "properties": {"events": {"type": "array", "maxItems": events.MAX_BATCH,
+                                  "items": {"$ref": "#/components/schemas/Event"}}}}}}}},
+    responses={
+        400: {"description": "malformed JSON"},
+        413: {"description": "more than 1,000 events"},
+        422: {"description": "every event was rejected (same body, plus `detail`), or the body is malformed"},
+    },
 )
-async def post_events(body: EventBatch, request: Request, edge: CurrentEdge, db: Db) -> IngestResult | JSONResponse:
+async def post_events(request: Request, edge: CurrentEdge, db: Db) -> IngestResult | JSONResponse:
     state = request.app.state
     started = time.perf_counter()
-    result = await events.ingest(db, edge, body.events, publish=state.broker.publish)
-    await evidence_arrival.after_events(db, state.settings.data_dir, edge.id, result.accepted)
+    good, result = await _parse_batch(request, edge)
+    result = await events.store(db, edge, good, result, publish=state.broker.publish)
     state.metrics.ingest_seconds.observe(time.perf_counter() - started)
     for name, items in (("accepted", result.accepted), ("duplicate", result.duplicates), ("rejected", result.rejected)):
         if items:
@@ -113,14 +156,15 @@ async def get_events(
     severity: Annotated[str | None, Query(max_length=100)] = None,
     since: Annotated[datetime | None, Query(description="ts >= since")] = None,
     until: Annotated[datetime | None, Query(description="ts < until")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="text in the payload, e.g. a plate")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100, description="text anywhere in the payload")] = None,
+    plate: Annotated[str | None, Query(min_length=1, max_length=20, description="part of payload.plate (indexed)")] = None,
     acknowledged: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> EventPage:
     flt = await build_filter(
         db, user.unit, unit=unit, types=types, camera=camera, severity=severity,
-        since=since, until=until, q=q, acknowledged=acknowledged,
+        since=since, until=until, q=q, plate=plate, acknowledged=acknowledged,
     )
     items, next_cursor = await events.search(db, flt, limit=limit, cursor=cursor)
     return EventPage(items=items, next_cursor=next_cursor)

@@ -106,7 +106,9 @@ class Subscriber:
         while not self._queue:
             self._ready.clear()
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout)
+                # asyncio.timeout, not wait_for: no extra task per wait (thousands per second).
+                async with asyncio.timeout(timeout):
+                    await self._ready.wait()
             except TimeoutError:
                 return None
         return self._queue.popleft()

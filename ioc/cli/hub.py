@@ -205,8 +205,10 @@ def hub(
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = _settings(**overrides)
     _database_url(settings)
+    # No per-message deflate: events are small, and compressing each frame once per
+    # client is most of the fan-out's CPU with a thousand walls.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=5, proxy_headers=True)
+                timeout_graceful_shutdown=5, proxy_headers=True, ws_per_message_deflate=False)
 
 
 class _DemoServer(uvicorn.Server):
@@ -261,7 +263,7 @@ async def _serve_demo(app: Any, settings: Settings, seed: Any, source: str | Non
     from ioc import demo as demo_mod
 
     server = _DemoServer(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                                        timeout_graceful_shutdown=3))
+                                        timeout_graceful_shutdown=3, ws_per_message_deflate=False))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))

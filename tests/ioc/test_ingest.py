@@ -113,6 +113,7 @@ async def test_search_filters_and_cursor_pagination(hub: Hub, make: Factory) -> 
         ({"camera": cam_a}, [e for e in events if e["camera"] == cam_a]),
         ({"unit": tree.districts[1]}, [e for e in events if e["camera"] == cam_b]),
         ({"q": "59-X1"}, [events[7]]),
+        ({"plate": "x1 123"}, [events[7]]),  # indexed plate search, case-insensitive
         ({"types": "traffic.,security.", "camera": cam_b}, [e for e in events if e["camera"] == cam_b]),
     ]
     for params, expected in cases:
