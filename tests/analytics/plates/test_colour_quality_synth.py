@@ -60,7 +60,9 @@ def test_generated_texts_are_valid_plates(kind: str) -> None:
         assert plate.vehicle == kind
 
 
-@pytest.mark.parametrize(("text", "ratio"), [("51F-123.45", 520 / 110), ("59-X1 123.45", 190 / 140)])
+@pytest.mark.parametrize(
+    ("text", "ratio"), [("51F-123.45", 520 / 110), ("59-X1 123.45", 190 / 140), ("51C\n123.45", 330 / 165)]
+)
 def test_render_plate_proportions(text: str, ratio: float) -> None:
     img = render_plate(text, "white", px_per_mm=0.5)
     assert img.dtype == np.uint8 and img.shape[1] / img.shape[0] == pytest.approx(ratio, rel=0.03)

@@ -105,3 +105,12 @@ def test_read_track_votes_over_the_best_frames(reader: RapidOCRPlateReader, fram
     blurred = cv2.GaussianBlur(good, (0, 0), 5.0)
     reading = read_track(reader, [blurred, good, blurred], k=1)
     assert isinstance(reading, PlateReading) and reading.text == "30A-456.78"
+
+
+def test_read_track_does_not_pick_between_disagreeing_frames(reader: RapidOCRPlateReader, frames: list[np.ndarray]) -> None:
+    rng = np.random.default_rng(10)
+    one = make_sample(frames[0], rng, kind="car", colour="white", plate_width=140, text="30A-456.78").image
+    other = make_sample(frames[0], rng, kind="car", colour="white", plate_width=140, text="51G-111.22").image
+    reading = read_track(reader, [one, other], k=2)
+    assert reading.text is None
+    assert {c.text for c in reading.candidates[:2]} == {"30A-456.78", "51G-111.22"}
