@@ -256,8 +256,8 @@ decoding and NMS (which the bare call does not do):
 Baseline (ms): {", ".join(f"{k} {v}" for k, v in base_rows)}.
 
 **Capacity**: 720p cameras at 5 detection fps in one worker, real-time paced, one shared YOLOX
-session (1 intra-op thread), previews on; {args.seconds:.0f} s per step after a 3 s warm-up. A camera
-keeps up at >= 4.75 analysed fps and >= 28.5 source fps.
+session (1 intra-op thread, 2 inference threads), previews on; {args.seconds:.0f} s per step after
+a 3 s warm-up. A camera keeps up at >= 4.75 analysed fps and >= 28.5 source fps.
 
 {markdown_table(["cameras", "min analysed fps", "min source fps", "max latency ms", "missed slots", "keeps up"], cap_rows)}
 
