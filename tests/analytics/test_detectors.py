@@ -186,3 +186,16 @@ def test_gate_skips_the_model_on_still_frames(yolox: YoloxDetector, shared_data:
         gated.detect(f)
     assert gated.ran - before >= 5  # moving traffic: the model runs
     assert gated.info == yolox.info
+
+
+def test_batches_give_the_same_boxes_as_single_frames(yolox: YoloxDetector, shared_data: Path) -> None:
+    """Frames of several cameras go through one detect_batch: each gets its own boxes, in order."""
+    frames = [read_frame(shared_data / "highway_720p.mp4", 300), read_frame(shared_data / "street_crossing_320p.mp4", 240)]
+    tiled = TiledDetector(yolox, TilingConfig(enabled=True, rows=1, cols=2))
+    for det in (yolox, tiled):
+        batch = det.detect_batch(frames)
+        singles = [det.detect(f) for f in frames]
+        assert len(batch) == 2
+        for b, s in zip(batch, singles, strict=True):
+            assert np.allclose(b.xyxy, s.xyxy) and b.class_id.tolist() == s.class_id.tolist()
+    assert batch[1].class_names.count("person") >= 3 and "car" in batch[0].class_names
