@@ -263,6 +263,17 @@ async def join_many(url: str, n: int, start: int, *, slots: list[str], room: str
     return out
 
 
+async def ingress_frames(mode: str, port: int) -> int | None:
+    """Frames the forwarding relay received from the publisher so far (None for the baseline)."""
+    if mode != "forward":
+        return None
+    import httpx
+
+    async with httpx.AsyncClient(timeout=5) as http:
+        rooms = (await http.get(f"http://127.0.0.1:{port}/rooms")).json()["rooms"]
+    return sum(r["frames_in"] for r in rooms)
+
+
 async def settle(subs: list[tuple[Any, TapCounter]], limit_s: float = 12.0) -> bool:
     """Wait until subscribers receive at the published rate (no join backlog left)."""
     deadline = time.monotonic() + limit_s
@@ -317,9 +328,12 @@ async def fanout_run(mode: str, packets: list[bytes], steps: list[int], window: 
             probe.latencies.clear()
             for _, c in subs:
                 c.latencies.clear()
+            in0 = await ingress_frames(mode, port)
             c0, t0, me0 = cpu_seconds(proc.pid), time.monotonic(), cpu_seconds(os.getpid())
             await asyncio.sleep(window)
             elapsed = time.monotonic() - t0
+            in1 = await ingress_frames(mode, port)
+            ingress = (in1 - in0) / elapsed if in0 is not None and in1 is not None else float("nan")
             cpu = (cpu_seconds(proc.pid) - c0) / elapsed
             client_cpu = (cpu_seconds(os.getpid()) - me0) / elapsed
             fps = [(c.frames - before) / elapsed for (_, c), before in zip(subs, counts)]
@@ -333,10 +347,10 @@ async def fanout_run(mode: str, packets: list[bytes], steps: list[int], window: 
                 "cpu_per_sub": max(cpu - idle, 0.0) / n, "fps_mean": statistics.mean(fps), "fps_min": min(fps),
                 "latency_ms": lat * 1000, "bad_frames": sum(c.bad for _, c in subs), "client_cpu": client_cpu,
                 "steady": steady, "us_per_frame": max(cpu - idle, 0.0) / max(sum(fps), 1e-9) * 1e6,
-                "tap_ms": tap_med * 1000, "tap_p95_ms": tap_p95 * 1000,
+                "tap_ms": tap_med * 1000, "tap_p95_ms": tap_p95 * 1000, "ingress_fps": ingress,
             }
             rows.append(row)
-            print(f"{mode:10s} N={n:3d} conn={connected:3d} cpu={cpu*100:5.1f}% per-sub={row['cpu_per_sub']*100:5.2f}% "
+            print(f"{mode:10s} N={n:3d} conn={connected:3d} in={ingress:4.1f}fps cpu={cpu*100:5.1f}% per-sub={row['cpu_per_sub']*100:5.2f}% "
                   f"fps mean={row['fps_mean']:5.1f} min={row['fps_min']:5.1f} probe latency={lat*1000:6.1f} ms "
                   f"tap latency={tap_med*1000:.1f}/{tap_p95*1000:.1f} ms cost={row['us_per_frame']:.0f} us/frame steady={steady} "
                   f"client cpu={client_cpu*100:.0f}%", flush=True)
@@ -552,13 +566,14 @@ async def main(args: argparse.Namespace) -> None:
     packets = encode_pattern("vp8", frames=250, width=WIDTH, height=HEIGHT, fps=FPS, bitrate=500_000)
     direct, direct_tap = await direct_latency(packets, 4.0)
     print(f"direct publisher → subscriber latency: probe {direct * 1000:.1f} ms, tap {direct_tap * 1000:.1f} ms", flush=True)
-    fan = await fanout_run("forward", packets, steps, window, 0)
-    fan += await fanout_run("mediarelay", packets, steps, window, 0)
+    fan: list[dict] = []
+    for mode in args.modes.split(","):
+        fan += await fanout_run(mode, packets, steps, window, 0)
     totals = [0, 10, 20] if args.quick else [0, 20, 50, 80, 120, 160, 200]
     cascade = await cascade_run(2, totals, window, packets) if not args.no_cascade else []
     body = report(fan, direct * 1000, direct_tap * 1000, cascade)
     print(body)
-    if not args.quick:
+    if not args.quick and args.modes == "forward,mediarelay" and not args.no_cascade:
         write_section("relay", "Conferencing relay: forwarding vs re-encoding, cascade at scale", body)
 
 
@@ -570,6 +585,7 @@ def cli() -> None:
     parser.add_argument("--parent", default=None)
     parser.add_argument("--quick", action="store_true", help="N = 1, 5 only; no report written")
     parser.add_argument("--no-cascade", action="store_true")
+    parser.add_argument("--modes", default="forward,mediarelay", help="relays to compare, comma-separated")
     parser.add_argument("--window", type=float, default=5.0, help="seconds measured per step")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -120,7 +120,7 @@ class ParentLink:
         while len(self.downlink) <= index:
             self.downlink.append((None, MediaPair()))
         fan = Fanout(kind, f"{self.room.id}/parent/{index}/{kind}", receiver_keyframe_requester(receiver))
-        tap_receiver(receiver, fan.push)
+        tap_receiver(receiver, fan.push, fan.gap)
         setattr(self.downlink[index][1], kind, fan)
 
     def _bind_uplink_senders(self) -> None:

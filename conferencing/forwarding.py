@@ -59,7 +59,9 @@ def is_keyframe(codec: str, data: bytes) -> bool:
         return False
     name = codec.lower()
     if name == "vp8":
-        return data[0] & 0x01 == 0
+        # A key frame's tag is followed by the start code 9d 01 2a: checking it keeps a
+        # frame whose first packets were lost from passing for a key frame.
+        return data[0] & 0x01 == 0 and data[3:6] == b"\x9d\x01\x2a"
     if name == "h264":
         pos = data.find(b"\x00\x00\x01")
         while pos != -1 and pos + 3 < len(data):
@@ -71,35 +73,87 @@ def is_keyframe(codec: str, data: bytes) -> bool:
 
 
 class ForwardingJitterBuffer(JitterBuffer):
-    """aiortc's jitter buffer, but a frame leaves as soon as it is complete.
+    """aiortc's jitter buffer, but a frame leaves as soon as it is complete, and gaps end.
 
     aiortc knows a video frame is complete only when the first packet of the *next*
     frame arrives (one frame interval, 40 ms at 25 fps, per relay hop), and holds audio
     back by 4 packets (80 ms per hop) for its decoder. A relay only needs contiguous
     packets up to the marker bit (RFC 3550: last packet of a video frame); an audio
     packet is a frame by itself. Without a marker, aiortc's own rule still applies.
+
+    aiortc also waits on a missing packet until 512 packets have piled up behind it
+    (seconds of frozen video for every subscriber) when the NACKed retransmission does
+    not come. Here a video gap older than `GAP_S` is skipped: the frames behind it are
+    dropped, `on_gap` is called (the fanout then waits for a key frame and asks for
+    one). Audio does not wait at all: Opus receivers conceal a lost packet.
     """
 
-    def __init__(self, kind: str) -> None:
+    GAP_S = 0.25
+
+    def __init__(self, kind: str, on_gap: Callable[[], None] | None = None) -> None:
         video = kind == "video"
         super().__init__(capacity=512 if video else 16, is_video=video)
+        self.on_gap = on_gap
+        self.gaps = 0
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        for _ in range(2):  # a second pass after skipping a gap
+            frame, gap = self._complete_frame(sequence_number)
+            if frame is not None:
+                return frame
+            if not gap or not self._skip_gap(sequence_number):
+                break
+        return super()._remove_frame(sequence_number)
+
+    def _complete_frame(self, newest_seq: int) -> tuple[JitterFrame | None, bool]:
+        """The frame at the origin if complete; else whether packets wait behind a hole."""
         packets = []
         timestamp = None
         for count in range(self.capacity):
             packet = self._packets[(self._origin + count) % self._capacity]
             if packet is None:
-                break  # a gap: wait for the retransmission (or aiortc's overflow rule)
+                # Only a hole with newer packets behind it is a gap (not a frame still arriving).
+                return None, (newest_seq - self._origin) % 65536 > count
             if timestamp is None:
                 timestamp = packet.timestamp
             elif packet.timestamp != timestamp:
-                break
+                return None, False
             packets.append(packet)
             if packet.marker or not self._is_video:
                 self.remove(count + 1)
-                return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp)  # type: ignore[attr-defined]
-        return super()._remove_frame(sequence_number)
+                return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp), False  # type: ignore[attr-defined]
+        return None, False
+
+    def _skip_gap(self, newest_seq: int) -> bool:
+        newest = self._packets[newest_seq % self._capacity]
+        slots = [self._packets[(self._origin + i) % self._capacity] for i in range(self.capacity)]
+        first_gap = next((i for i, p in enumerate(slots) if p is None), None)
+        if newest is None or first_gap is None:
+            return False
+        oldest = next((p for p in slots if p is not None), None)
+        if self._is_video:
+            clock = VIDEO_CLOCK
+            if oldest is None or (newest.timestamp - oldest.timestamp) % (1 << 32) < self.GAP_S * clock:
+                return False  # the retransmission may still come
+            # Restart at the first packet after the gap that begins a frame.
+            start = None
+            for i in range(first_gap + 1, self.capacity):
+                prev, cur = slots[i - 1], slots[i]
+                if cur is not None and prev is not None and (prev.marker or prev.timestamp != cur.timestamp):
+                    start = i
+                    break
+            if start is None:
+                return False
+        else:
+            start = next((i for i in range(first_gap, self.capacity) if slots[i] is not None), None)
+            if start is None:
+                return False
+        self.remove(start)
+        if self._is_video:
+            self.gaps += 1
+            if self.on_gap is not None:
+                self.on_gap()
+        return True
 
 
 class _FrameTap(queue.Queue):
@@ -121,18 +175,20 @@ class _FrameTap(queue.Queue):
             logger.exception("frame sink failed")
 
 
-def tap_receiver(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
+def tap_receiver(receiver: RTCRtpReceiver, sink: FrameSink, on_gap: Callable[[], None] | None = None) -> None:
     """Send `receiver`'s reassembled encoded frames to `sink(codec, data, timestamp)`.
 
-    Call before the peer connection starts the receiver (i.e. before the answer is
-    applied), because aiortc hands the queue to the decoder thread at start.
+    `on_gap` is called when lost packets were given up on (video). Call before the peer
+    connection starts the receiver (i.e. before the answer is applied), because aiortc
+    hands the queue to the decoder thread at start.
     """
     attr = "_RTCRtpReceiver__decoder_queue"
     buffer = "_RTCRtpReceiver__jitter_buffer"
     if not hasattr(receiver, attr) or not hasattr(receiver, buffer):
         raise RuntimeError("this aiortc version has no RTCRtpReceiver decoder queue / jitter buffer to tap")
     setattr(receiver, attr, _FrameTap(sink))
-    setattr(receiver, buffer, ForwardingJitterBuffer(receiver._RTCRtpReceiver__kind))  # type: ignore[attr-defined]
+    kind = receiver._RTCRtpReceiver__kind  # type: ignore[attr-defined]
+    setattr(receiver, buffer, ForwardingJitterBuffer(kind, on_gap))
 
 
 def receiver_keyframe_requester(receiver: RTCRtpReceiver) -> Callable[[], None]:
@@ -168,6 +224,8 @@ class Fanout:
         self._request = request_keyframe
         self._last_request = 0.0
         self._pending_request: asyncio.TimerHandle | None = None
+        self._need_key = False
+        self.dropped = 0
 
     @property
     def sinks(self) -> int:
@@ -184,8 +242,19 @@ class Fanout:
             self.keyframes += 1
         if not self.enabled:
             return
+        if self._need_key:
+            if not key:
+                self.dropped += 1
+                return
+            self._need_key = False
         for sink in tuple(self._sinks):
             sink.push(codec, data, timestamp, key)
+
+    def gap(self) -> None:
+        """Frames were lost for good: forward nothing until the next key frame, and ask for one."""
+        if self.kind == "video":
+            self._need_key = True
+            self.request_keyframe()
 
     def attach(self, sink: SlotTrack) -> None:
         self._sinks.add(sink)

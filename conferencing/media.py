@@ -139,7 +139,7 @@ async def answer_offer(
             while len(pairs) <= k:
                 pairs.append(MediaPair())
             fan = Fanout(kind, f"{label}/{k}/{kind}", receiver_keyframe_requester(t.receiver))
-            tap_receiver(t.receiver, fan.push)
+            tap_receiver(t.receiver, fan.push, fan.gap)
             setattr(pairs[k], kind, fan)
             t.direction = "recvonly"
     count = min(max(len(receiving["audio"]), len(receiving["video"])), max_slots)
