@@ -11,8 +11,11 @@ which runs the PaddleOCR detector and recogniser shipped in RapidOCR's wheel:
 3. every line is recognised once, keeping per-character probabilities;
 4. `grammar.correct_rows` turns each hypothesis into valid plates with scores
    (product of character probabilities, look-alikes fixed by position);
-5. the best plate is reported when its confidence reaches ``min_confidence``,
-   otherwise the reading is unread (``text=None``) with its candidates kept.
+5. the best plate is reported when its confidence reaches ``min_confidence``;
+   otherwise the rows are widened by one character at both ends and read once
+   more (detectors sometimes clip the first glyph), and if that does not reach
+   the threshold either, the reading is unread (``text=None``) with its
+   candidates kept.
 
 Example::
 
@@ -35,7 +38,7 @@ from pydantic import Field, TypeAdapter
 from analytics.plates.colour import classify_colour
 from analytics.plates.exceptions import PlateCropError
 from analytics.plates.grammar import CharChoices, PlateText, correct_rows, parse_plate
-from analytics.plates.locate import Hypothesis, find_text_blocks, from_blocks, from_text_lines
+from analytics.plates.locate import Hypothesis, find_text_blocks, from_blocks, from_text_lines, widen
 from analytics.plates.ocr import PaddleOCRModels
 from analytics.plates.quality import best_frames
 from ioc.common import ConfigModel
@@ -111,6 +114,9 @@ class RapidOCRPlateReaderConfig(ConfigModel):
         description="how plates are found: PaddleOCR's text detector, a morphology finder, or the finder "
         "with the detector as fallback when it reads nothing",
     )
+    widen_retry: bool = Field(
+        True, description="when nothing is read, look again with every text row one character longer at both ends"
+    )
     allow_deletion: bool = Field(
         True, description="let the grammar drop one spurious character per row (a border or bolt read as '1')"
     )
@@ -152,11 +158,19 @@ class RapidOCRPlateReader:
         """Find and read the plate in ``crop`` (BGR uint8)."""
         crop = _validate_crop(crop)
         if self.config.locator == "text":
-            return self._read(crop, self._text_hypotheses(crop))
-        reading = self._read(crop, from_blocks(crop, find_text_blocks(crop)))
+            return self._read_or_widen(crop, self._text_hypotheses(crop))
+        reading = self._read_or_widen(crop, from_blocks(crop, find_text_blocks(crop)))
         if reading.read or self.config.locator == "contour":
             return reading
-        return self._read(crop, self._text_hypotheses(crop))
+        return self._read_or_widen(crop, self._text_hypotheses(crop))
+
+    def _read_or_widen(self, crop: np.ndarray, hyps: list[Hypothesis]) -> PlateReading:
+        reading = self._read(crop, hyps)
+        if reading.read or not hyps or not self.config.widen_retry:
+            return reading
+        # a second look with every row one character longer at both ends, for clipped first characters
+        retry = self._read(crop, [widen(h) for h in hyps])
+        return retry if retry.confidence > reading.confidence else reading
 
     def _text_hypotheses(self, crop: np.ndarray) -> list[Hypothesis]:
         return from_text_lines(self.models.detect(crop, side=self.config.det_side))
@@ -225,23 +239,31 @@ def build_plate_reader(config: RapidOCRPlateReaderConfig | dict[str, Any] | None
     raise TypeError(f"no plate reader for config {type(config).__name__}")
 
 
-def read_track(reader: PlateReader, crops: Sequence[np.ndarray], *, k: int = 3, min_confidence: float = 0.5) -> PlateReading:
-    """Read the ``k`` best crops of one track and vote: each text scores its mean confidence over the k reads.
+def read_track(
+    reader: PlateReader, crops: Sequence[np.ndarray], *, k: int = 3, min_confidence: float | None = None
+) -> PlateReading:
+    """Read the ``k`` best crops of one track and vote over them.
 
-    A plate read well in one frame and missed in the others still needs the
-    others' support to pass ``min_confidence``, so one lucky misread does not win.
+    Each text scores the mean of its confidences over the crops in which some
+    plate was read (a crop where the plate is hidden does not vote), so two
+    crops that disagree split their support and neither may pass
+    ``min_confidence`` (default: the reader's own). ``quad`` is in the
+    coordinates of the crop that read the winning text best.
     """
+    if min_confidence is None:  # the reader's own threshold
+        min_confidence = getattr(getattr(reader, "config", None), "min_confidence", 0.5)
     if not crops:
         return PlateReading(text=None, confidence=0.0)
     chosen = best_frames(crops, k=k)
     readings = [reader.read(crops[i]) for i in chosen]
+    voters = [r for r in readings if r.candidates]
     votes: dict[str, float] = {}
-    for r in readings:
+    for r in voters:
         for c in r.candidates:
-            votes[c.text] = votes.get(c.text, 0.0) + c.confidence / len(readings)
+            votes[c.text] = votes.get(c.text, 0.0) + c.confidence / len(voters)
     if not votes:
         return PlateReading(text=None, confidence=0.0)
-    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])[:5]
     text, conf = ranked[0]
     source = max((r for r in readings if any(c.text == text for c in r.candidates)), key=lambda r: r.confidence)
     accepted = conf >= min_confidence

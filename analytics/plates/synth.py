@@ -110,19 +110,19 @@ def render_plate(
 ) -> np.ndarray:
     """A front view of the plate (BGR uint8), ``px_per_mm`` pixels per millimetre.
 
-    One-row texts give a 520 x 110 mm car plate; two-row texts (``"59-X1 123.45"``,
-    or two-row car texts passed with a newline) give a 190 x 140 mm plate.
+    One-row texts give a 520 x 110 mm car plate, motorbike texts (``"59-X1 123.45"``)
+    a 190 x 140 mm plate, car texts written in two rows (``"51C\n123.45"``) a 330 x 165 mm plate.
     """
     plate = parse_plate(text)
-    if "\n" in text:
+    if "\n" in text:  # two-row car and truck plates are 330 x 165 mm
         rows = [r.strip() for r in text.split("\n")]
-        kind: PlateKind = "motorbike"
+        w_mm, h_mm = SIZE_MM["motorbike"] if plate.vehicle == "motorbike" else (330, 165)
     elif plate.layout == "two_row":
-        top, bottom = plate.text.split(" ")
-        rows, kind = [top, bottom], "motorbike"
+        rows = plate.text.split(" ")
+        w_mm, h_mm = SIZE_MM["motorbike"]
     else:
-        rows, kind = [plate.text], "car"
-    w_mm, h_mm = SIZE_MM[kind]
+        rows = [plate.text]
+        w_mm, h_mm = SIZE_MM["car"]
     w, h = int(round(w_mm * px_per_mm)), int(round(h_mm * px_per_mm))
     bg, ink = COLOURS[colour]
     img = Image.new("RGB", (w, h), bg)
