@@ -1,11 +1,13 @@
 """Events: idempotent bulk ingest, search with cursor pagination, resume, acknowledge.
 
 Ingest (DESIGN.md "Storage"): validate each envelope on its own (one bad event does not
-reject the others), COPY the good ones into a per-connection staging table, then one
-`INSERT ... ON CONFLICT DO NOTHING RETURNING` into `event_keys` decides which ids are new.
-Commit and publish happen under one advisory lock, so every hub process commits and
-publishes events in `rx_seq` order: a websocket client that resumes "after rx_seq N"
-can never miss an event that committed late with a smaller number.
+reject the others); one `INSERT ... ON CONFLICT DO NOTHING RETURNING` into `event_keys`
+(the batch's ids as arrays) decides which ids are new and gives them their receive
+sequence; only the new events are then written with COPY, straight into `events` (and
+their evidence links into `event_evidence`), so each row is written once. Commit and
+publish happen under one advisory lock, so every hub process commits and publishes
+events in `rx_seq` order: a websocket client that resumes "after rx_seq N" can never
+miss an event that committed late with a smaller number.
 
 Example::
 
@@ -20,7 +22,6 @@ import binascii
 import json
 import logging
 import uuid
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
@@ -37,8 +38,9 @@ from ioc.services.edges import Edge
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
-# Any constant; only has to be the same in every hub process.
-_INGEST_LOCK = 0x10C_E7_01
+# Advisory lock serialising commit+publish of events (and evidence arrival); any
+# constant works, it only has to be the same in every hub process.
+INGEST_LOCK = 0x10C_E7_01
 
 Publish = Callable[[list[LiveMessage]], Awaitable[None]]
 
@@ -128,55 +130,58 @@ async def _camera_checks(
     return kept, scopes
 
 
-_STAGE = (
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_stage ("
-    " ord integer, id uuid, edge text, seq bigint, camera text, unit text, type text,"
-    " severity text, ts timestamptz, payload jsonb, evidence jsonb) ON COMMIT DELETE ROWS"
+# New ids get their receive sequence here; known ids are skipped (the idempotency check).
+_KEYS = (
+    "INSERT INTO event_keys (id, ts, rx_seq)"
+    " SELECT k.id, k.ts, nextval('event_rx_seq')"
+    # Ids and times travel as two comma-joined strings: adapting 500-element Python lists
+    # as arrays costs more than the whole insert.
+    " FROM unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')::timestamptz[])"
+    " WITH ORDINALITY AS k(id, ts, ord) ORDER BY k.ord"
+    " ON CONFLICT (id) DO NOTHING RETURNING id, rx_seq"
 )
-_COPY = "COPY ingest_stage (ord, id, edge, seq, camera, unit, type, severity, ts, payload, evidence) FROM STDIN"
-_INSERT = """
-WITH k AS (
-    INSERT INTO event_keys (id, ts, rx_seq)
-    SELECT id, ts, nextval('event_rx_seq') FROM (SELECT id, ts FROM ingest_stage ORDER BY ord) s
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id, rx_seq
-), ins AS (
-    INSERT INTO events (rx_seq, id, edge, seq, camera, unit, type, severity, ts, payload, evidence, complete)
-    SELECT k.rx_seq, s.id, s.edge, s.seq, s.camera, s.unit, s.type, s.severity, s.ts, s.payload, s.evidence,
-           NOT EXISTS (SELECT 1 FROM jsonb_array_elements(s.evidence) r
-                       WHERE NOT EXISTS (SELECT 1 FROM evidence_files f WHERE f.sha256 = r->>'sha256'))
-    FROM ingest_stage s JOIN k ON k.id = s.id
-    RETURNING id, ts, unit, evidence, rx_seq
-), ev AS (
-    INSERT INTO event_evidence (event_id, event_ts, sha256, kind, unit)
-    SELECT ins.id, ins.ts, r->>'sha256', r->>'kind', ins.unit FROM ins, jsonb_array_elements(ins.evidence) r
-    ON CONFLICT DO NOTHING
+_COPY_EVENTS = (
+    "COPY events (rx_seq, id, edge, seq, camera, unit, type, severity, ts, payload, evidence, complete) FROM STDIN"
 )
-SELECT id, rx_seq FROM ins
-"""
+_COPY_EVIDENCE = "COPY event_evidence (event_id, event_ts, sha256, kind, unit) FROM STDIN"
 
 
-def _copy_field(value: str) -> str:
-    # COPY text format: backslash, tab, newline and carriage return must be escaped.
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _copy_rows(good: list[tuple[int, Event]]) -> bytes:
-    """The staging rows in COPY text format. Written by hand because psycopg's per-row
-    `write_row` costs more than the rest of ingest for a 500-event batch; every value is
-    escaped and none can be NULL, which is all the text format needs."""
-    lines = []
-    for ord_, (_, e) in enumerate(good):
-        payload = json.dumps(e.payload, ensure_ascii=False, separators=(",", ":"))
-        evidence = json.dumps([r.model_dump() for r in e.evidence], separators=(",", ":"))
-        fields = (str(ord_), str(e.id), e.edge, str(e.seq), e.camera, e.unit, e.type, e.severity,
-                  e.ts.isoformat(), payload, evidence)
-        lines.append("\t".join(_copy_field(f) for f in fields))
-    return ("\n".join(lines) + "\n").encode()
+def _copy_json(value: Any) -> str:
+    # COPY text format escapes backslash, tab, newline and CR. JSON text never holds raw
+    # tabs or newlines (the encoder escapes them), so only backslashes need doubling.
+    text = _to_json(value)
+    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
-# Connections that already have the staging table (it lives as long as the session).
-_staged: "weakref.WeakSet[AsyncConnection]" = weakref.WeakSet()
+def _copy_text(rows: list[tuple[str, ...]]) -> bytes:
+    """Rows in COPY text format. Formatted here because psycopg's per-row `write_row`
+    costs more than the database work for a 500-event batch. Only JSON columns can hold
+    characters COPY must escape (`_copy_json`): ids, codes and types are pattern-checked
+    by `ioc.common.Event`, and no value is NULL."""
+    return "".join("\t".join(row) + "\n" for row in rows).encode()
+
+
+def _event_rows(new: list[tuple[int, Event]], stored: dict[uuid.UUID, int], present: set[str]) -> list[tuple[str, ...]]:
+    rows = []
+    for _, e in new:
+        evidence = [{"sha256": r.sha256, "kind": r.kind, "mime": r.mime} for r in e.evidence]
+        complete = all(r.sha256 in present for r in e.evidence)
+        rows.append((
+            str(stored[e.id]), str(e.id), e.edge, str(e.seq), e.camera, e.unit, e.type, e.severity, e.ts.isoformat(),
+            _copy_json(e.payload), _copy_json(evidence), "t" if complete else "f",
+        ))
+    return rows
+
+
+def _evidence_rows(new: list[tuple[int, Event]]) -> list[tuple[str, ...]]:
+    rows = []
+    for _, e in new:
+        for sha, kind in {r.sha256: r.kind for r in e.evidence}.items():  # one row per file per event
+            rows.append((str(e.id), e.ts.isoformat(), sha, _copy_json(kind)[1:-1], e.unit))
+    return rows
 
 
 async def ingest(conn: AsyncConnection, edge: Edge, raw: list[Any], *, publish: Publish) -> IngestResult:
@@ -198,17 +203,30 @@ async def store(
     if not good:
         result.rejected.sort(key=lambda r: r.index)
         return result
-    await conn.execute("SELECT pg_advisory_lock(%s)", (_INGEST_LOCK,))
+    await conn.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK,))
     try:
         async with conn.transaction():
-            if conn not in _staged:
-                await conn.execute(_STAGE)
-                _staged.add(conn)
-            async with conn.cursor() as cur:
-                async with cur.copy(_COPY) as copy:
-                    await copy.write(_copy_rows(good))
-            cur = await conn.execute(_INSERT)
-            stored = {row["id"]: row["rx_seq"] for row in await cur.fetchall()}
+            ids = ",".join(str(e.id) for _, e in good)
+            times = ",".join(e.ts.isoformat() for _, e in good)
+            cur = await conn.execute(_KEYS, (ids, times))
+            stored: dict[uuid.UUID, int] = {row["id"]: row["rx_seq"] for row in await cur.fetchall()}
+            new = [(i, e) for i, e in good if e.id in stored]
+            if new:
+                wanted = sorted({r.sha256 for _, e in new for r in e.evidence})
+                present: set[str] = set()
+                if wanted:
+                    cur = await conn.execute(
+                        "SELECT sha256 FROM evidence_files WHERE sha256 = ANY(string_to_array(%s, ','))",
+                        (",".join(wanted),),
+                    )
+                    present = {row["sha256"] for row in await cur.fetchall()}
+                async with conn.cursor() as cur:
+                    async with cur.copy(_COPY_EVENTS) as copy:
+                        await copy.write(_copy_text(_event_rows(new, stored, present)))
+                    evidence_rows = _evidence_rows(new)
+                    if evidence_rows:
+                        async with cur.copy(_COPY_EVIDENCE) as copy:
+                            await copy.write(_copy_text(evidence_rows))
         messages = [
             LiveMessage(stored[e.id], e.type, e.camera, tuple(scopes[e.unit]), e.model_dump_json())
             for _, e in sorted(good, key=lambda pair: stored.get(pair[1].id, 0))
@@ -221,7 +239,7 @@ async def store(
             # database when they reconnect with their last id.
             log.error("stored %d events but could not publish them live: %s", len(messages), exc)
     finally:
-        await conn.execute("SELECT pg_advisory_unlock(%s)", (_INGEST_LOCK,))
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (INGEST_LOCK,))
     for _, e in good:
         (result.accepted if e.id in stored else result.duplicates).append(str(e.id))
     result.rejected.sort(key=lambda r: r.index)

@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 from pydantic import BaseModel
 
 from ioc.exceptions import EvidenceHashMismatch, InvalidInput, NotFound, TooLarge
+from ioc.services.events import INGEST_LOCK
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MIME = re.compile(r"^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$")
@@ -81,13 +82,17 @@ async def store(
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    cur = await conn.execute(
-        "INSERT INTO evidence_files (sha256, size, mime, path, verified, uploaded_by)"
-        " VALUES (%s, %s, %s, %s, true, %s) ON CONFLICT (sha256) DO NOTHING RETURNING sha256",
-        (sha256, size, mime, str(target.relative_to(data_dir)), uploaded_by),
-    )
-    created = await cur.fetchone() is not None
-    completed = await _complete_events(conn, sha256) if created else []
+    async with conn.transaction():
+        # Under the ingest lock: an event committed at the same moment either sees this
+        # file as present or is completed here, never neither.
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (INGEST_LOCK,))
+        cur = await conn.execute(
+            "INSERT INTO evidence_files (sha256, size, mime, path, verified, uploaded_by)"
+            " VALUES (%s, %s, %s, %s, true, %s) ON CONFLICT (sha256) DO NOTHING RETURNING sha256",
+            (sha256, size, mime, str(target.relative_to(data_dir)), uploaded_by),
+        )
+        created = await cur.fetchone() is not None
+        completed = await _complete_events(conn, sha256) if created else []
     return EvidenceInfo(sha256=sha256, size=size, mime=mime, created=created, completed_events=completed)
 
 

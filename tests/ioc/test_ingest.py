@@ -124,3 +124,16 @@ async def test_search_filters_and_cursor_pagination(hub: Hub, make: Factory) -> 
     assert stats["total"] == 25
     assert stats["by_type"] == {"security.intrusion": 16, "traffic.red_light": 9}
     assert stats["by_camera"] == {cam_a: 13, cam_b: 12}
+
+
+async def test_payload_text_survives_copy_escaping(hub: Hub, make: Factory) -> None:
+    tree = await make.tree()
+    cam = _cam()
+    edge = await make.edge(tree.communes[0], cameras=[(cam, tree.communes[0])])
+    tricky = {"note": "a\\b\tc\nd\re \\N \\\\ é 😀 \u2028", "nested": {"k\\ey": ["\\t", None, 1.5, True]}}
+    evidence = [{"sha256": "a" * 64, "kind": "over\\view\t1", "mime": "image/jpeg"}]
+    event = make.event(edge, cam, payload=tricky, evidence=evidence)
+    assert (await hub.client.post("/api/v1/events", json={"events": [event]}, headers=edge.headers)).status_code == 200
+    op = await make.user("operator", tree.province)
+    got = (await hub.client.get(f"/api/v1/events/{event['id']}", headers=op.headers)).json()
+    assert got["payload"] == tricky and got["evidence"] == evidence and got["complete"] is False
