@@ -164,7 +164,7 @@ class RelayClient:
             await pc.close()
 
     async def _session(self) -> None:
-        async with websockets.connect(self.url, open_timeout=5, max_size=2**21, ping_interval=5, ping_timeout=5) as ws:
+        async with websockets.connect(self.url, open_timeout=10, max_size=2**21, ping_interval=10, ping_timeout=20) as ws:
             self._ws = ws
             join: dict[str, Any] = {"type": "join", "token": self.token()}
             if self.room is not None:

@@ -99,8 +99,10 @@ class Relay:
             max_size=self.config.max_message_bytes,
             max_queue=16,
             process_request=self._http,
+            # A busy endpoint (or a starved relay) may not answer a ping at once; 20 s
+            # without an answer means it is gone.
             ping_interval=10,
-            ping_timeout=10,
+            ping_timeout=20,
         )
         await self.attendance.start()
         for room_id in self.config.parent_rooms:
