@@ -248,11 +248,8 @@
     S.ws = null;
     S.pc = null;
     if (ws && ws.readyState <= 1) { try { ws.close(); } catch (_) { /* closing anyway */ } }
-    if (pc) {
-      // The local tracks outlive the connection: the next one sends them again.
-      for (const sender of pc.getSenders()) { try { sender.replaceTrack(null); } catch (_) { /* closed */ } }
-      pc.close();
-    }
+    // Closing the connection leaves the local camera and mic running: the next one sends them again.
+    if (pc) pc.close();
     S.disconnectedSince = 0;
   }
 
