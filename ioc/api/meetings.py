@@ -34,17 +34,17 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field, model_validator
 
 from conferencing.camera_share import CameraShare, CameraShareManager
-from ioc.api.deps import AppSettings, CurrentUser, Db, PageUser
-from ioc.common import ConfigModel
 from conferencing.exceptions import PermissionDenied as ConferencingPermissionDenied
 from conferencing.exceptions import RoomEnded
+from ioc.api.deps import AppSettings, CurrentUser, Db, PageUser
+
+# The meeting page reuses the web area's renderer: same language switch, catalogue and
+# security headers as the other pages.
+from ioc.api.pages import render, request_lang
+from ioc.common import ConfigModel
 from ioc.exceptions import InvalidInput, NotFound, PermissionDenied
 from ioc.services import cameras, meetings, users
 from ioc.services.meetings import AttendanceReport, MeetingSpec
-
-# ioc.api.pages belongs to the web area; the meeting page reuses its renderer so that it
-# shares the language switch, the catalogue and the security headers.
-from ioc.api.pages import render, request_lang  # noqa: E402  (kept apart: cross-area import)
 
 
 @asynccontextmanager
