@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+import jwt
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row, tuple_row
 from pydantic import AwareDatetime, Field, field_validator, model_validator
-
-import jwt
 
 from conferencing.exceptions import TokenError
 from conferencing.tokens import Role, issue_join_token, verify_join_token
