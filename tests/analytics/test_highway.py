@@ -29,7 +29,9 @@ carriageways split by a median with a lighting pole:
 No vehicle changes carriageway and none stops. The analyzer runs at 10 fps (every
 3rd frame) and 7.5 fps (every 4th), as an edge would on a camera like this. (At 6
 fps one car going away is lost: its box jumps at the right frame edge and the
-track breaks before it reaches the line; docs/analytics.md.)
+track breaks before it reaches the line; docs/analytics.md.) The result does not
+hinge on the detector threshold: confidence 0.25, 0.30, 0.35 and 0.40 all give
+13 / 27 at both rates.
 """
 
 from __future__ import annotations
