@@ -16,10 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ioc.api.deps import CurrentEdge, CurrentUser, Db
 from ioc.api.roles import Acknowledger
 from ioc.broker import LiveMessage
-from ioc.services import evidence_arrival
 from ioc.common.envelope import Event
 from ioc.exceptions import InvalidInput, MalformedBody, PermissionDenied, TooLarge
-from ioc.services import audit, events, units
+from ioc.services import audit, events, evidence_arrival, units
 from ioc.services.edges import Edge
 from ioc.services.events import EventFilter, IngestResult
 
@@ -135,6 +134,8 @@ async def post_events(request: Request, edge: CurrentEdge, db: Db) -> IngestResu
     started = time.perf_counter()
     good, result = await _parse_batch(request, edge)
     result = await events.store(db, edge, good, result, publish=state.broker.publish)
+    # Signed evidence manifests (review area): verify those whose file is already here.
+    await evidence_arrival.after_events(db, state.settings.data_dir, edge.id, result.accepted)
     state.metrics.ingest_seconds.observe(time.perf_counter() - started)
     for name, items in (("accepted", result.accepted), ("duplicate", result.duplicates), ("rejected", result.rejected)):
         if items:
