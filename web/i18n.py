@@ -88,8 +88,8 @@ _STRINGS: Final[dict[str, tuple[str, str]]] = {
     "camera.detector.motion": ("Chỉ phát hiện chuyển động", "Motion detection only"),
     "violations.proposed": ("Chờ duyệt", "To review"),
     "violations.overdue": ("Quá hạn", "Overdue"),
-    "violations.confirmed": ("Đã xác nhận", "Confirmed"),
-    "violations.rejected": ("Đã bác bỏ", "Rejected"),
+    "violations.confirmed": ("Xác nhận", "Confirmed"),
+    "violations.rejected": ("Bác bỏ", "Rejected"),
     # console
     "console.title": ("Bàn điều hành", "Operator console"),
     "console.search": ("Tìm kiếm sự kiện", "Search events"),

@@ -85,14 +85,30 @@ class LiveHub:
                               headers={"Authorization": "Bearer " + self.site.edge_token}, timeout=10)
         assert response.status_code == 200, response.text
 
-    def post_metrics(self, samples: list[dict[str, Any]]) -> None:
-        """POST /api/v1/metrics as the admin (bearer token from the login API)."""
+    def admin_headers(self) -> dict[str, str]:
+        """A bearer token of the admin from the login API."""
         username, password, _, _ = USERS["admin"]
         login = httpx.post(self.url + "/api/v1/auth/login", json={"username": username, "password": password}, timeout=10)
         assert login.status_code == 200, login.text
+        return {"Authorization": "Bearer " + login.json()["access_token"]}
+
+    def post_metrics(self, samples: list[dict[str, Any]]) -> None:
+        """POST /api/v1/metrics as the admin."""
         response = httpx.post(self.url + "/api/v1/metrics", json={"samples": samples}, timeout=10,
-                              headers={"Authorization": "Bearer " + login.json()["access_token"]})
+                              headers=self.admin_headers())
         assert response.status_code == 200, response.text
+
+    def start_meeting(self, title: str) -> str:
+        """Create and start a province meeting as the admin; returns its id."""
+        headers = self.admin_headers()
+        spec = {"title": title, "chair_unit": self.site.province, "invited_root": self.site.province,
+                "relays": {self.site.province: "ws://127.0.0.1:9/ws"}}
+        created = httpx.post(self.url + "/api/v1/meetings", json=spec, headers=headers, timeout=10)
+        assert created.status_code == 201, created.text
+        meeting_id = created.json()["id"]
+        started = httpx.post(f"{self.url}/api/v1/meetings/{meeting_id}/start", headers=headers, timeout=10)
+        assert started.status_code == 200, started.text
+        return meeting_id
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +170,7 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory, edge_preview: str) -> Ite
                 {"series": "air.aqi", "ts": now, "value": 87, "unit": "760", "uom": "AQI"},
             ])
             live.heartbeat({cam: "online" for cam in site.cameras})
+            live.start_meeting("Giao ban trực tuyến an toàn giao thông tuần 48")
             yield live
 
 

@@ -68,6 +68,10 @@ def test_event_posted_by_an_edge_shows_on_the_wall_within_a_second(
     for cam in ("cam-01", "cam-02", "cam-03"):
         expect(page.locator(f".cam[data-camera='{cam}'] img.cam-img")).to_be_visible(timeout=5_000)
     assert page.eval_on_selector(".cam[data-camera='cam-01'] img.cam-img", "img => img.naturalWidth") == 640
+    # The running meeting (meetings feature) and the violation counts (review feature).
+    expect(page.locator("#meetings li")).to_have_count(1)
+    expect(page.locator("#meetings li")).to_contain_text("Giao ban trực tuyến an toàn giao thông tuần 48")
+    expect(page.locator("#violations-panel")).to_be_visible()
     # cam-04 has no stream at the edge: the tile keeps its placeholder.
     expect(page.locator(".cam[data-camera='cam-04'] img.cam-img")).to_be_hidden()
     # A heartbeat reporting a camera lost is pushed to the wall (system.camera_status).

@@ -26,9 +26,13 @@
   function showEvidence(items) {
     const byKind = {};
     for (const item of items) if (item.present) byKind[item.kind] = item;
-    if (byKind.overview) $("rv-overview").src = evidenceUrl(byKind.overview);
-    if (byKind.plate) $("rv-plate-img").src = evidenceUrl(byKind.plate);
-    if (byKind.clip) $("rv-clip").src = evidenceUrl(byKind.clip);
+    // Without a plate box the edge sends a close-up of the vehicle instead.
+    const closeup = byKind.plate || byKind.vehicle;
+    for (const [name, item] of [["rv-overview", byKind.overview], ["rv-plate-img", closeup], ["rv-clip", byKind.clip]]) {
+      const node = $(name);
+      if (item) node.src = evidenceUrl(item);
+      node.closest("figure").classList.toggle("hidden", !item);
+    }
   }
 
   function render(v) {
@@ -95,6 +99,7 @@
       const v = await api("/api/v1/violations/" + id);
       render(v);
       showEvidence(v.evidence || []);
+      document.body.dataset.ready = "1";
       conn.dataset.state = "live";
       conn.textContent = t("conn.live");
     } catch (err) { fail(err); conn.dataset.state = "offline"; }
@@ -127,6 +132,6 @@
   $("rv-next-frame").addEventListener("click", () => step(1));
   clip.addEventListener("timeupdate", () => { $("rv-clip-time").textContent = clip.currentTime.toFixed(2) + " s"; });
 
-  startClock();
+  startClock(document.getElementById("clock-time"), document.getElementById("clock-date"));
   load();
 })();

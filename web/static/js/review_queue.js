@@ -69,6 +69,7 @@
       moreState.textContent = cursor ? "" : t("review.end");
       heading.textContent = t("review.queue_title");
       render(page.items, append);
+      document.body.dataset.ready = "1";
     } catch (err) { showError(err); }
   }
 
@@ -88,7 +89,7 @@
     if (plate.length >= 3) searchPlate(plate);
   });
   more.addEventListener("click", () => load(true));
-  startClock();
+  startClock(document.getElementById("clock-time"), document.getElementById("clock-date"));
   load(false);
   // New proposals arrive all day; refresh the first page while the officer is idle on it.
   setInterval(() => { if (!cursor || shown <= 50) load(false); }, 15000);
