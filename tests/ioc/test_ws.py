@@ -184,3 +184,16 @@ def test_fanout_drops_for_a_full_queue_only() -> None:
     assert len(slow.drain()) == 2 and slow.take_dropped() == 8
     assert [m.rx for m in fast.drain()] == list(range(1, 11))
     assert other.drain() == []
+
+
+async def test_unknown_or_bad_since(hub: Hub, make: Factory) -> None:
+    tree = await make.tree()
+    viewer = await make.user("viewer", tree.province)
+    async with connect(_ws(hub, viewer.token, since="018f3c1e-0000-7000-8000-000000000000")) as ws:
+        async with asyncio.timeout(5):
+            msg = json.loads(await ws.recv())
+    assert msg["type"] == "system.lagged" and "unknown event id" in msg["reason"]
+    with pytest.raises(ConnectionClosed) as closed:
+        async with connect(_ws(hub, viewer.token, since="1; DROP TABLE events")) as ws:
+            await ws.recv()
+    assert closed.value.rcvd.code == 4400
