@@ -1,8 +1,8 @@
 """A real hub process on a scratch PostgreSQL database, for benchmarks and browser tests.
 
-The hub runs as its own `uvicorn` process (the production entry point of the app
-factory), so what is measured or clicked is the real server: real migrations, real
-auth, real ingest path, real websocket fan-out.
+The hub runs as its own process through its production command, `ioc hub`, so what is
+measured or clicked is the real server: real migrations, real auth, real ingest path,
+real websocket fan-out, the same uvicorn options.
 
 Example::
 
@@ -70,7 +70,7 @@ def scratch_database(area: str) -> Iterator[str]:
 
 @dataclass
 class HubProcess:
-    """One `uvicorn ioc.api.app:create_app` process; `stop()` ends it and its log stays on disk.
+    """One `ioc hub` process; `stop()` ends it and its log stays on disk.
 
     Example::
 
@@ -111,9 +111,9 @@ class HubProcess:
             env.pop("IOC_NATS_URL", None)  # one process: the in-memory broker, whatever the shell says
         log_path = data_dir / f"hub-{port}.log"
         log = log_path.open("wb")
+        # The production entry point (`ioc hub`), so uvicorn runs with the hub's own options.
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "ioc.api.app:create_app",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+            [sys.executable, "-m", "ioc.cli", "hub", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()

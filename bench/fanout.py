@@ -1,6 +1,6 @@
 """Live fan-out: many websocket subscribers on one hub process, a steady event stream.
 
-A real hub process (uvicorn, one worker, in-memory broker) on a scratch PostgreSQL
+A real hub process (`ioc hub`: uvicorn, one worker, in-memory broker) on a scratch PostgreSQL
 database; an edge posts a steady stream of events through `POST /api/v1/events`; the
 subscribers are plain `websockets` clients in a separate process (asyncio), each
 logged in as an operator and connected to `WS /ws/events`. For every event and every
@@ -285,7 +285,7 @@ def report(results: list[Result]) -> str:
     verdict = "met" if full.p99_ms < 250 and full.deliveries == full.expected else "NOT met"
     need = full.hub_us_per_delivery * full.rate * full.clients / 1e6
     return (
-        "Real hub process (uvicorn, 1 worker, in-memory broker, PostgreSQL on the same machine). An edge posts "
+        "Real hub process (`ioc hub`: uvicorn, 1 worker, in-memory broker; PostgreSQL on the same machine). An edge posts "
         f"the stream through `POST /api/v1/events` every {BATCH_EVERY_S * 1000:.0f} ms; subscribers are "
         "`websockets` clients in one separate asyncio process, logged in as an operator of the province, "
         "offering permessage-deflate as browsers do (a row marked \"no deflate\" turns it off). "

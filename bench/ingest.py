@@ -1,6 +1,6 @@
 """Ingest throughput: POST /api/v1/events against a raw psycopg COPY, same rows, same table.
 
-A real hub process (uvicorn, one worker) on a scratch PostgreSQL database receives
+A real hub process (`ioc hub`, one uvicorn worker) on a scratch PostgreSQL database receives
 batches of 500 envelopes from several concurrent senders with an edge token. The
 baseline, measured in the same run, COPYs rows with the same content straight into the
 same `events` table over one psycopg connection, 500 rows per transaction (what the
@@ -195,7 +195,7 @@ def report(fig: dict[str, Any]) -> str:
             for r in fig["results"]]
     verdict = "met" if fig["ratio"] >= 0.5 else "NOT met"
     return (
-        f"Real hub process (uvicorn, 1 worker, in-memory broker) and PostgreSQL on the same machine; "
+        f"Real hub process (`ioc hub`: uvicorn, 1 worker, in-memory broker) and PostgreSQL on the same machine; "
         f"{fig['events']:,} events per round in batches of {BATCH}, {fig['senders']} concurrent senders; "
         f"{fig['rounds']} rounds alternating baseline and API.\n\n"
         + markdown_table(["path", "events", "seconds", "events/s", "wall ms per 500", "hub handler ms per 500"], rows)
@@ -206,9 +206,9 @@ def report(fig: dict[str, Any]) -> str:
         "envelope, the edge's camera and unit checks, deduplication through `event_keys`, the receive sequence, "
         "and publishing to the live fan-out; the benchmark client shares the machine's CPU with the hub. "
         "The last column is the hub's own `ioc_ingest_batch_seconds` per batch (summed over concurrent "
-        "requests, so with several senders it includes waiting for the ingest lock): it shows where the time "
-        "goes — in the database work of `ioc.services.events.ingest` (stage COPY into a temp table, then "
-        "INSERT … SELECT into `event_keys` and `events`), not in HTTP."
+        "requests, so with several senders it includes waiting for the ingest lock): the time spent inside "
+        "`ioc.services.events.ingest` (validation, dedup through `event_keys`, COPY, commit, publish) as "
+        "opposed to HTTP and JSON around it."
     )
 
 

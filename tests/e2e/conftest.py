@@ -1,7 +1,7 @@
 """Browser end-to-end fixtures: a real hub process on a fresh PostgreSQL database, seeded
 through the hub's own services and edge API, and headless Chromium driven by Playwright.
 
-Nothing is replaced: the hub is `uvicorn ioc.api.app:create_app` in its own process,
+Nothing is replaced: the hub is its production command, `ioc hub`, in its own process,
 the browser is the machine's Chromium (`apt-get install chromium`).
 """
 
