@@ -174,7 +174,7 @@ async def report_pdf(event_id: EventId, request: Request, user: Reviewer, db: Db
     evidence = await violations.evidence_of(db, event_id)
     payload = await violations.event_payload(db, event_id, violation.event_ts)
     images = [(item["kind"], _read_file(request, item["sha256"])) for item in evidence
-              if item["present"] and (item["mime"] or "").startswith("image/") and item["kind"] in ("overview", "plate")]
+              if item["present"] and (item["mime"] or "").startswith("image/") and item["kind"] in ("overview", "plate", "vehicle")]
     images.sort(key=lambda pair: pair[0] != "overview")
     link = await _link_or_none(db, event_id)
     # The signed manifest is the authority for what the edge measured; the payload is the fallback.

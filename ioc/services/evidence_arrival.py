@@ -45,7 +45,8 @@ async def _verify_rows(conn: AsyncConnection, data_dir: Path, rows: list[dict[st
         info = row["m"] if isinstance(row["m"], dict) else {}
         try:
             data = (data_dir / row["path"]).read_bytes()
-            verdict = await verify_arrival(conn, data, str(info.get("signature", "")), row["edge"])
+            verdict = await verify_arrival(conn, data, str(info.get("signature", "")), row["edge"],
+                                           event_id=str(row["id"]))
         except (InvalidInput, OSError) as exc:
             # The event stays stored; without a verdict the desk shows "no verified manifest".
             log.warning("evidence manifest of event %s cannot be checked: %s", row["id"], exc)

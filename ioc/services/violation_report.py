@@ -180,7 +180,8 @@ def render_report(data: ReportData) -> bytes:
         # An image never starts in the bottom third: it would be split from its heading.
         if pdf.get_y() > 190:
             pdf.add_page()
-        pdf.heading({"overview": "Ảnh toàn cảnh", "plate": "Ảnh cận cảnh biển số"}.get(label, label))
+        pdf.heading({"overview": "Ảnh toàn cảnh", "plate": "Ảnh cận cảnh biển số",
+                     "vehicle": "Ảnh cận cảnh phương tiện"}.get(label, label))
         width = 180 if label == "overview" else 110
         pdf.image(io.BytesIO(blob), w=width)
     return bytes(pdf.output())
