@@ -118,7 +118,8 @@ class RapidOCRPlateReaderConfig(ConfigModel):
         True, description="when nothing is read, look again with every text row one character longer at both ends"
     )
     allow_deletion: bool = Field(
-        True, description="let the grammar drop one spurious character per row (a border or bolt read as '1')"
+        True,
+        description="a row that fits no plate format may lose its first or last character (a border read as '1')",
     )
 
 
