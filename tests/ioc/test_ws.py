@@ -8,6 +8,7 @@ import json
 import secrets
 import socket
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -19,8 +20,7 @@ from tests.ioc.conftest import EdgeLogin, Factory, Hub, start_hub, stop_hub
 
 
 def _ws(hub: Hub, token: str, **params: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in ({"token": token} | params).items())
-    return hub.ws_url(f"/ws/events?{query}")
+    return hub.ws_url(f"/ws/events?{urlencode({'token': token} | params)}")
 
 
 async def _events(ws: ClientConnection, count: int, timeout: float = 20) -> list[dict[str, Any]]:
