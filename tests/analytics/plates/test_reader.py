@@ -48,7 +48,8 @@ def test_reads_generated_plates_exactly(
     reader: RapidOCRPlateReader, frames: list[np.ndarray], text: str, kind: str, colour: str, width: int
 ) -> None:
     rng = np.random.default_rng(zlib.crc32(text.encode()))
-    sample = make_sample(frames[len(text) % len(frames)], rng, kind=kind, colour=colour, plate_width=width, text=text)  # type: ignore[arg-type]
+    frame = frames[len(text) % len(frames)]
+    sample = make_sample(frame, rng, kind=kind, colour=colour, plate_width=width, text=text)  # type: ignore[arg-type]
     reading = reader.read(sample.image)
     assert reading.text == text, (reading.raw_rows, reading.candidates)
     assert reading.read and reading.confidence >= 0.5
@@ -58,14 +59,20 @@ def test_reads_generated_plates_exactly(
     assert payload["plate"] == text and payload["plate_province_code"] == text[:2]
 
 
-def test_below_threshold_is_unread_but_keeps_candidates(frames: list[np.ndarray]) -> None:
-    strict = RapidOCRPlateReader(RapidOCRPlateReaderConfig(min_confidence=1.0))
+def test_below_threshold_is_unread_but_keeps_candidates(reader: RapidOCRPlateReader, frames: list[np.ndarray]) -> None:
     sample = make_sample(
-        frames[0], np.random.default_rng(1), kind="car", colour="white", plate_width=110, text="51F-123.45", blur=(1.2, 1.2)
+        frames[0], np.random.default_rng(1), kind="car", colour="white", plate_width=110, text="51F-123.45",
+        blur=(1.2, 1.2),
     )
+    seen = reader.read(sample.image)
+    assert seen.text == "51F-123.45" and seen.confidence < 1.0
+    # the same crop, with the bar just above what it scored: unread, nothing guessed, candidates kept
+    above = RapidOCRPlateReaderConfig(min_confidence=min(1.0, seen.confidence + 0.01))
+    strict = RapidOCRPlateReader(above, models=reader.models)
     reading = strict.read(sample.image)
     assert reading.text is None and not reading.read and reading.plate is None
-    assert reading.candidates and reading.candidates[0].confidence < 1.0
+    assert reading.to_payload()["plate"] is None and reading.to_payload()["plate_province"] is None
+    assert [c.text for c in reading.candidates] == [c.text for c in seen.candidates]
 
 
 def test_blurred_past_reading_is_unread_not_guessed(reader: RapidOCRPlateReader, frames: list[np.ndarray]) -> None:
