@@ -104,6 +104,8 @@ class Session:
         self.joined = time.time()
         self._send = send
         self._close = close
+        # Messages wait until the relay has sent `joined`, so that always comes first.
+        self._held: list[dict[str, Any]] | None = []
 
     def member(self) -> Member:
         c = self.claims
@@ -111,7 +113,16 @@ class Session:
 
     def notify(self, message: dict[str, Any]) -> None:
         """Queue a message to this endpoint; a dead socket is the reader's problem, not ours."""
+        if self._held is not None:
+            self._held.append(message)
+            return
         asyncio.ensure_future(self._safe_send(message))
+
+    def release(self) -> None:
+        """`joined` has been sent: deliver what was held, in order, and stop holding."""
+        held, self._held = self._held or [], None
+        for message in held:
+            self.notify(message)
 
     async def _safe_send(self, message: dict[str, Any]) -> None:
         try:

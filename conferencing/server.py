@@ -254,6 +254,7 @@ class Relay:
                 }
             )
         )
+        session.release()
         return session, room
 
     async def _serve(self, ws: ServerConnection, session: Session, room: Room) -> None:
