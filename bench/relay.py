@@ -47,6 +47,7 @@ STEPS = [1, 5, 10, 25, 50, 100]
 FPS = 25
 WIDTH, HEIGHT = 640, 360
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+RESULTS = Path("/tmp/bench-relay-results.json")
 
 logger = logging.getLogger("bench.relay")
 
@@ -479,9 +480,12 @@ def report(fan: list[dict], direct_ms: float, direct_tap_ms: float, cascade: lis
                      _ms(r["tap_p95_ms"]), f"{r['us_per_frame']:.0f}" if r["fps_mean"] >= 1 and r["us_per_frame"] > 0 else "–",
                      f"{r['client_cpu'] * 100:.0f}"])
     fw = [r for r in fan if r["mode"] == "forward"]
-    held = max((r["n"] for r in fw if r["fps_mean"] >= FPS * 0.95 and r["cpu"] < 0.95), default=0)
     mr = [r for r in fan if r["mode"] == "mediarelay"]
-    held_mr = max((r["n"] for r in mr if r["fps_mean"] >= FPS * 0.95 and r["cpu"] < 0.95), default=0)
+
+    def held(rows_: list[dict]) -> int:
+        # Full frame rate *and* no backlog: a burst above 25 fps is a queue draining, not health.
+        return max((r["n"] for r in rows_ if abs(r["fps_mean"] - FPS) <= FPS * 0.1 and r["fps_min"] >= FPS * 0.8
+                    and r["latency_ms"] < 250), default=0)
     a, b = fit([r["n"] for r in fw], [r["cpu"] for r in fw]) if len(fw) > 1 else (0.0, 0.0)
     capacity = (1.0 - a) / b if b > 0 else float("inf")
 
@@ -513,8 +517,12 @@ def report(fan: list[dict], direct_ms: float, direct_tap_ms: float, cascade: lis
                         "probe latency ms", "probe added ms", "tap latency ms", "tap added ms", "tap p95 ms",
                         "relay µs CPU per delivered frame", "subscribers' CPU %"], rows),
         "",
-        f"- Forwarding held **{held}** subscribers at full frame rate on one core in this run "
-        f"(MediaRelay re-encoding: **{held_mr}**).",
+        f"- Held at full frame rate with probe latency under 250 ms in this run, with the share of the core "
+        f"other jobs left: forwarding **{held(fw)}** subscribers, MediaRelay re-encoding **{held(mr)}**.",
+        f"- Delivered/received (relay egress per subscriber over its ingress): "
+        + ", ".join(f"N={r['n']}: {r['fps_mean'] / r['ingress_fps']:.2f}" for r in fw if r["ingress_fps"] > 1)
+        + " — where the ratio is about 1 the relay forwarded every frame it got, and the frame-rate shortfall or "
+        "burst comes from the publisher's process (starved on the shared CPU), not from forwarding.",
         f"- Forwarding CPU fits {a * 100:.1f}% + {b * 100:.2f}% per subscriber of one core, i.e. about "
         f"**{capacity:.0f} subscribers** per core before saturation (linear fit over the steps above).",
         f"- CPU per delivered subscriber-frame (median over the steps): forwarding {cost(fw):.0f} µs, "
@@ -547,7 +555,7 @@ def cascade_report(cascade: list[dict]) -> list[str]:
     cost = statistics.median(costs) if costs else float("nan")
     per_endpoint = cost * FPS / 1e6  # share of a core per endpoint at 25 fps
     prov = statistics.mean(r["cpu"]["province"] for r in cascade)
-    full = [r["endpoints"] for r in loaded if r["fps_mean"] >= FPS * 0.9]
+    full = [r["endpoints"] for r in loaded if r["fps_mean"] >= FPS * 0.9 and r["tap_ms"] < 250]
     largest = max(full) if full else 0
     per_core = (0.8 - base) / per_endpoint if per_endpoint > 0 else float("nan")
     tg = base + 20 * per_endpoint
@@ -565,7 +573,7 @@ def cascade_report(cascade: list[dict]) -> list[str]:
                         "chair → commune latency ms (2 relays, tap)", "endpoints < 20 fps",
                         "bad frames", "endpoints' CPU %"], crow),
         "",
-        f"- Largest meeting held at ≥ 90% of the frame rate in this run: **{largest} endpoints** "
+        f"- Largest meeting held at ≥ 90% of the frame rate and < 250 ms in this run: **{largest} endpoints** "
         f"(+ chair); at the last step the busiest relay used {max(last['cpu'].values()) * 100:.0f}% of a core and "
         f"the simulated endpoints {last['client_cpu'] * 100:.0f}% of theirs.",
         f"- **Method for 200 endpoints.** Measured: a district relay's cost per delivered endpoint-frame is "
@@ -596,6 +604,8 @@ async def main(args: argparse.Namespace) -> None:
         fan += await fanout_run(mode, packets, steps, window, 0)
     totals = [0, 10, 20] if args.quick else [0, 20, 50, 80, 120, 160, 200]
     cascade = await cascade_run(2, totals, window, packets) if not args.no_cascade else []
+    RESULTS.write_text(json.dumps({"fan": fan, "direct": direct, "direct_tap": direct_tap, "cascade": cascade,
+                                   "share": share}))
     body = report(fan, direct * 1000, direct_tap * 1000, cascade, share)
     print(body)
     if not args.quick and args.modes == "forward,mediarelay" and not args.no_cascade:
@@ -610,10 +620,17 @@ def cli() -> None:
     parser.add_argument("--parent", default=None)
     parser.add_argument("--quick", action="store_true", help="N = 1, 5 only; no report written")
     parser.add_argument("--no-cascade", action="store_true")
+    parser.add_argument("--from-json", default=None, help="print the report of a saved run, measure nothing")
     parser.add_argument("--modes", default="forward,mediarelay", help="relays to compare, comma-separated")
     parser.add_argument("--window", type=float, default=5.0, help="seconds measured per step")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.from_json:
+        # Re-render the report from a finished run's numbers (after changing the wording).
+        data = json.loads(Path(args.from_json).read_text())
+        body = report(data["fan"], data["direct"] * 1000, data["direct_tap"] * 1000, data["cascade"], data["share"])
+        print(body)
+        return
     if args.serve == "forward":
         asyncio.run(_serve_forward(args.port, args.unit, args.parent))
     elif args.serve == "mediarelay":
