@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -87,15 +88,23 @@ def test_event_posted_by_an_edge_shows_on_the_wall_within_a_second(
 def test_wall_resumes_after_losing_its_connection(browser: Any, live_hub: LiveHub) -> None:
     page = login(browser, live_hub, "viewer", "/wall/2")
     _wait_live(page)
-    # Drop the socket and keep the page offline for ~2 s while the edge posts a burst.
+    before = live_hub.event("security.loitering", "info", camera="cam-02", payload={"zone": "cổng chính"})
+    live_hub.post_events(before)
+    page.wait_for_selector(f"#feed li.ev[data-id='{before['id']}']", timeout=5_000)
+    # Drop the socket and keep the page offline for ~2.5 s while the edge posts a burst
+    # and an operator acknowledges an event the wall already shows.
     page.evaluate("""() => { const s = window.IOC.wall.stream; s.minDelayMs = 2500; s.maxDelayMs = 2500;
                             s.ws.close(4000, 'test: cable pulled'); }""")
     page.wait_for_selector("#conn[data-state='offline']", timeout=3_000)
     burst = [live_hub.event("security.intrusion", "warning", camera="cam-02", payload={"zone": f"z{i}"}) for i in range(5)]
     live_hub.post_events(*burst)
+    acked = httpx.post(f"{live_hub.url}/api/v1/events/{before['id']}/ack", headers=live_hub.admin_headers(), timeout=10)
+    assert acked.status_code == 200, acked.text
     _wait_live(page)
     for ev in burst:
         page.wait_for_selector(f"#feed li.ev[data-id='{ev['id']}']", timeout=5_000)
+    # The replay brings the missed events; the missed acknowledgement is fetched on reconnect.
+    expect(page.locator(f"#feed li.ev.acknowledged[data-id='{before['id']}']")).to_have_count(1, timeout=5_000)
     ids = page.eval_on_selector_all("#feed li.ev", "els => els.map(e => e.dataset.id)")
     assert len(ids) == len(set(ids)), "an event was shown twice after the resume"
     assert not page.js_errors, page.js_errors

@@ -151,6 +151,12 @@
     cell.append(el("span", { className: "ack-badge", text: "✓ " + t("console.acked", { by: by || "—" }) }));
   }
 
+  /** Mark acknowledgements made elsewhere while this console was disconnected. */
+  async function refreshAcks() {
+    const body = await api(withQuery("/api/v1/events", { ...queryFor(current), acknowledged: "true", limit: 200 }));
+    for (const ev of (body && body.items) || []) if (ev.ack_by) markAcknowledged(ev.id, ev.ack_by);
+  }
+
   function onEvent(ev) {
     if (rows.has(ev.id) || !matches(ev)) return;
     const tr = row(ev);
@@ -182,7 +188,10 @@
     loadCameraOptions();
     await search(false);
     const newest = rows.size ? rows.keys().next().value : null;
-    stream = new LiveStream({ onEvent, onControl, onState: (s, info) => showConnState($("conn"), s, info) });
+    stream = new LiveStream({
+      onEvent, onControl, onState: (s, info) => showConnState($("conn"), s, info),
+      onReconnect: () => refreshAcks().catch((err) => console.warn("acks", err)),
+    });
     for (const id of rows.keys()) stream.remember(id);
     stream.start(newest);
     document.body.dataset.ready = "1";

@@ -33,6 +33,10 @@
       this.onEvent = options.onEvent || (() => {});
       this.onControl = options.onControl || (() => {});
       this.onState = options.onState || (() => {});
+      // Called after every reconnect (not the first connect): the replay brings back
+      // missed events, not missed acknowledgements, so pages refresh those themselves.
+      this.onReconnect = options.onReconnect || (() => {});
+      this.everOpened = false;
       this.heartbeatTimeoutMs = options.heartbeatTimeoutMs || 45000;
       this.minDelayMs = options.minDelayMs || 500;
       this.maxDelayMs = options.maxDelayMs || 30000;
@@ -103,6 +107,8 @@
         this.connectedAt = Date.now();
         this.onState("live", {});
         this._arm();
+        if (this.everOpened) this.onReconnect();
+        this.everOpened = true;
       };
       ws.onmessage = (msg) => {
         this._arm();

@@ -345,6 +345,15 @@
     if (ev.camera && state.cameras.has(ev.camera) && ev.type === "camera.online") upsertCamera({ id: ev.camera, status: "online" });
   }
 
+  /** Mark acknowledgements made while the wall was disconnected. */
+  async function refreshAcks() {
+    const body = await api(withQuery("/api/v1/events", { limit: FEED_MAX, acknowledged: "true", ...eventQuery }));
+    for (const ev of (body && body.items) || []) {
+      const node = state.feedNodes.get(ev.id);
+      if (node && ev.ack_by) markAcknowledged(node, ev.ack_by);
+    }
+  }
+
   async function resync() {
     // Told we lagged: the hub skipped events for us. Rebuild counters and the feed
     // from the database, then resume the stream after the newest event we now show.
@@ -408,6 +417,7 @@
       onEvent,
       onControl,
       onState: (s, info) => showConnState($("conn"), s, info),
+      onReconnect: () => refreshAcks().catch((err) => console.warn("acks", err)),
     });
     for (const id of state.feedNodes.keys()) state.stream.remember(id);
     state.stream.start(newest);
