@@ -1,14 +1,20 @@
 """One detector session shared by every camera pipeline, batching frames that arrive together.
 
 A model session per camera would multiply memory and fight over two cores; one session
-with a queue in front lets frames from several cameras go through one ``detect_batch``
-call when they are ready at the same moment. ``workers`` threads take from the queue
-(ONNX Runtime sessions may be run from several threads at once), so with one intra-op
-thread per run two cores serve two frames at a time. A frame waits for company at
-most ``max_wait_ms``, and only when the model takes real batches: the YOLOX-Nano
-export has a fixed batch of 1, where waiting would only add latency. Per-camera state
-(the motion gate's background model) stays in the camera's pipeline: `SharedDetector`
-is the per-camera face of the service.
+serves them all, at most ``workers`` frames at a time (ONNX Runtime sessions may be run
+from several threads at once; with one intra-op thread per run, two workers keep two
+cores busy). Two modes:
+
+- the model takes real batches (a dynamic batch dimension): frames go through a queue,
+  ``workers`` threads take what is queued — waiting up to ``max_wait_ms`` for company —
+  and run it through one ``detect_batch`` call;
+- the model has a fixed batch of 1 (the YOLOX-Nano export): batching cannot save compute,
+  so the camera's own thread runs the model once one of the ``workers`` permits is free.
+  No thread hop: on a saturated two-core box a hand-over to another thread costs
+  milliseconds of scheduling per frame.
+
+Per-camera state (the motion gate's background model) stays in the camera's pipeline:
+`SharedDetector` is the per-camera face of the service.
 """
 
 from __future__ import annotations
@@ -41,12 +47,16 @@ class DetectorService:
         service.stop()
     """
 
-    def __init__(self, detector: Detector, max_batch: int = 4, max_wait_ms: float = 0.0, workers: int = 1) -> None:
+    def __init__(self, detector: Detector, max_batch: int = 4, max_wait_ms: float = 0.0, workers: int = 1,
+                 queued: bool | None = None) -> None:
         self.detector = detector
         self.max_batch = max_batch
-        batches = bool(getattr(detector, "batch_capable", True)) and max_batch > 1
-        self.max_wait_s = max_wait_ms / 1000.0 if batches else 0.0
+        batch_capable = bool(getattr(detector, "batch_capable", False)) and max_batch > 1
+        # queued=None: choose by the model; tests force the queue on a fixed-batch model.
+        self.queued = batch_capable if queued is None else queued
+        self.max_wait_s = max_wait_ms / 1000.0 if batch_capable else 0.0
         self.workers = max(1, workers)
+        self._permits = threading.BoundedSemaphore(self.workers)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._count_lock = threading.Lock()
@@ -55,7 +65,9 @@ class DetectorService:
         self._run_ms: deque[float] = deque(maxlen=100)
 
     def start(self) -> "DetectorService":
-        """Start the inference threads; returns self."""
+        """Start the inference threads (queued mode); returns self."""
+        if not self.queued:
+            return self
         for i in range(self.workers):
             thread = threading.Thread(target=self._run, name=f"detector-{self.detector.kind}-{i}", daemon=True)
             thread.start()
@@ -64,6 +76,16 @@ class DetectorService:
 
     def detect(self, frame: np.ndarray, timeout: float | None = 30.0) -> Detections:
         """Detections for ``frame``; raises what the detector raised."""
+        if not self.queued:
+            if not self._permits.acquire(timeout=timeout):
+                raise TimeoutError(f"no detector worker free within {timeout} s")
+            try:
+                started = time.perf_counter()
+                result = self.detector.detect(frame)
+                self._count(1, started)
+                return result
+            finally:
+                self._permits.release()
         future: Future[Detections] = Future()
         self._queue.put((frame, future))
         return future.result(timeout)
@@ -79,11 +101,13 @@ class DetectorService:
         return self.frames / self.batches if self.batches else 0.0
 
     def stop(self) -> None:
-        """Finish queued frames, stop the threads and close the detector."""
+        """Finish queued or running frames, stop the threads and close the detector."""
         for _ in self._threads:
             self._queue.put(_STOP)
         for thread in self._threads:
             thread.join(30)
+        for _ in range(self.workers):  # wait for frames running in camera threads
+            self._permits.acquire(timeout=30)
         self.detector.close()
 
     def _run(self) -> None:
@@ -116,12 +140,16 @@ class DetectorService:
             for _, future in batch:
                 future.set_exception(exc)
             return
-        with self._count_lock:
-            self._run_ms.append((time.perf_counter() - started) * 1000 / len(batch))
-            self.frames += len(batch)
-            self.batches += 1
+        self._count(len(batch), started)
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
+
+
+    def _count(self, frames: int, started: float) -> None:
+        with self._count_lock:
+            self._run_ms.append((time.perf_counter() - started) * 1000 / frames)
+            self.frames += frames
+            self.batches += 1
 
 
 class SharedDetector(Detector):

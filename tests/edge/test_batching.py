@@ -1,4 +1,5 @@
-"""One YOLOX session serves several camera threads; frames arriving together share a call."""
+"""One YOLOX session serves several camera threads: queued (frames arriving together share a
+detect_batch call) or, for fixed-batch models, run in the cameras' own threads."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from edge.batching import DetectorService, SharedDetector
 
 @pytest.fixture(scope="module")
 def service(shared_data: Path):  # type: ignore[no-untyped-def]
+    # queued=True: the queue path, although this model has a fixed batch (detect_batch loops).
     svc = DetectorService(build_detector(YoloxConfig(model=shared_data / "yolox_nano.onnx")), max_batch=4,
-                          max_wait_ms=20).start()
+                          workers=1, queued=True).start()
     yield svc
     svc.stop()
 
@@ -55,11 +57,11 @@ def test_concurrent_cameras_are_batched(service: DetectorService, shared_data: P
     assert service.run_ms > 0
 
 
-def test_two_workers_share_one_session(shared_data: Path) -> None:
+def test_fixed_batch_model_runs_in_the_callers_threads(shared_data: Path) -> None:
     image = cv2.imread(str(shared_data / "dog_bicycle_truck.jpg"))
     svc = DetectorService(build_detector(YoloxConfig(model=shared_data / "yolox_nano.onnx")), workers=2).start()
     try:
-        assert len(svc._threads) == 2
+        assert svc.queued is False and svc._threads == []  # YOLOX-Nano has a fixed batch of 1: no hop
         out: list[list[str]] = []
         threads = [threading.Thread(target=lambda: out.append(svc.detect(image).class_names)) for _ in range(6)]
         for t in threads:
@@ -67,9 +69,9 @@ def test_two_workers_share_one_session(shared_data: Path) -> None:
         for t in threads:
             t.join()
         assert len(out) == 6 and all(names == out[0] for names in out)
+        assert svc.frames == 6
     finally:
         svc.stop()
-    assert not any(t.is_alive() for t in svc._threads)
 
 
 def test_a_bad_frame_fails_only_its_caller(service: DetectorService, shared_data: Path) -> None:

@@ -87,8 +87,15 @@ def test_edge_runs_and_stops_cleanly_on_sigint(shared_data: Path, tmp_path: Path
             output += line
         assert "camera cam-hw online" in output, output
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=30)
+        stopping = time.monotonic()
+        try:
+            rest, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rest, _ = proc.communicate()
+            pytest.fail(f"ioc edge did not stop within 60 s of SIGINT:\n{output}{rest}")
         output += rest
+        assert time.monotonic() - stopping < 30, output
     finally:
         if proc.poll() is None:
             proc.kill()
