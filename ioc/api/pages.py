@@ -160,10 +160,12 @@ def _forbidden(request: Request, user: User, lang: Lang) -> HTMLResponse:
 
 
 @router.get("/login", response_class=HTMLResponse, summary="Login page")
-async def login_page(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None) -> HTMLResponse:
+async def login_page(
+    request: Request, next_page: Annotated[str | None, Query(alias="next", max_length=2000)] = None
+) -> HTMLResponse:
     """The login form; it posts to /api/v1/auth/login and then opens `next`."""
     lang = request_lang(request)
-    return render(request, "login.html", lang=lang, page={"next": safe_next(next)})
+    return render(request, "login.html", lang=lang, page={"next": safe_next(next_page)})
 
 
 @router.get("/logout", summary="Log out")
