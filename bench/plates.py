@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from analytics.plates.reader import RapidOCRPlateReader, RapidOCRPlateReaderConfig
-from analytics.plates.synth import PlateSample, make_negative, make_sample, video_frames
+from analytics.plates.synth import PlateSample, available_fonts, make_negative, make_sample, video_frames
 from bench._report import markdown_table, write_section
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -43,6 +43,7 @@ def dataset(n_plates: int, n_negatives: int, condition: dict, seed: int) -> list
     rng = np.random.default_rng(seed)
     frames = [f for v in VIDEOS for f in video_frames(DATA / v, 10, rng)]
     widths = condition["widths"]
+    fonts = available_fonts()
     samples = []
     for i in range(n_plates + n_negatives):
         kind = "car" if i % 2 == 0 else "motorbike"
@@ -51,7 +52,10 @@ def dataset(n_plates: int, n_negatives: int, condition: dict, seed: int) -> list
         width = int(rng.integers(lo, hi + 1))
         if i < n_plates:
             colour = COLOURS[(i // 2) % 3]
-            samples.append(make_sample(frame, rng, kind=kind, colour=colour, plate_width=width, blur=condition["blur"]))
+            font = fonts[int(rng.integers(len(fonts)))] if fonts else None
+            samples.append(
+                make_sample(frame, rng, kind=kind, colour=colour, plate_width=width, blur=condition["blur"], font_path=font)
+            )
         else:
             samples.append(make_negative(frame, rng, kind=kind, plate_width=width))
     return samples
@@ -218,7 +222,8 @@ def main() -> None:
         f"(`analytics.plates.synth`). Junction-camera sizes: plate width car {w['car'][0]}–{w['car'][1]} px, "
         f"motorbike {w['motorbike'][0]}–{w['motorbike'][1]} px; perspective, ±5° roll, lighting ×0.6–1.1, "
         f"Gaussian blur σ {JUNCTION['blur'][0]}–{JUNCTION['blur'][1]} px, motion blur on 30 %, noise σ 2–7, "
-        f"JPEG quality 50–90. Reader `rapidocr` with its defaults (locator `{cfg.locator}`, "
+        f"JPEG quality 50–90; mounting bolts on half the plates, a linear shadow of up to 35 %; fonts drawn at "
+        f"random from {', '.join('`' + Path(f).stem + '`' for f in available_fonts())}. Reader `rapidocr` with its defaults (locator `{cfg.locator}`, "
         f"min_confidence {cfg.min_confidence}, det_side {cfg.det_side}, 1 thread).",
         "",
         markdown_table(

@@ -46,6 +46,7 @@ CharChoices = Sequence[tuple[str, float]]
 """The recogniser's alternatives for one character, best first: ``[("8", 0.9), ("B", 0.08)]``."""
 
 DIGITS = "0123456789"
+SEPARATORS = "-."
 UNUSED_LETTERS = "IJOQW"
 SERIES_LETTERS = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in UNUSED_LETTERS)
 
@@ -250,7 +251,7 @@ def merge_rows(top: str, bottom: str) -> str:
 
 
 def _certain(row: str) -> list[list[tuple[str, float]]]:
-    return [[(c, 1.0)] for c in _clean(row)]
+    return [[(c, 1.0)] for c in re.sub(r"[^0-9A-Z.\-]", "", row.upper())]
 
 
 def normalise(text: str) -> str:
@@ -343,28 +344,37 @@ def correct_rows(
 ) -> list[tuple[PlateText, float]]:
     """Grammar-constrained correction: the ``top_k`` valid plates for the recognised rows, best first.
 
-    ``rows`` holds, per printed row, per character, the recogniser's alternatives.
+    ``rows`` holds, per printed row, per character, the recogniser's alternatives;
+    separators (``-``, ``.``) may be included: they are dropped, and a read ``.``
+    counts against the formats without one (``29A-1234``) by its probability.
     The score of a plate is the product of its characters' probabilities (look-alike
     substitutions and deleted characters are penalised), so it reads as a confidence.
     Without ``layout``, one row is also tried as a two-row plate split at each
     template's row length; with it, only formats of that layout are tried.
     """
-    rows = [list(r) for r in rows if len(r)]
+    # separators are structure, not characters; a confident '.' rules out the dot-less 4-digit formats,
+    # which a 5-digit plate with one digit lost by the recogniser would otherwise fit
+    dot = max((c[0][1] for r in rows for c in r if c and c[0][0] == "."), default=0.0)
+    rows = [kept for r in rows if (kept := [c for c in r if c and c[0][0] not in SEPARATORS])]
     if not rows or len(rows) > 2:
         return []
-    results = _correct_variants([(rows, 1.0)], top_k, lookalikes, layout)
+    results = _correct_variants([(rows, 1.0)], top_k, lookalikes, layout, dot)
     if not results and allow_deletion:
         # a repair, never a competitor: only rows that fit no format as read lose an end character
         variants = []
         for i in range(len(rows)):
             for smaller, prior in _edge_deletions(rows[i]):
                 variants.append(([*rows[:i], smaller, *rows[i + 1 :]], prior))
-        results = _correct_variants(variants, top_k, lookalikes, layout)
+        results = _correct_variants(variants, top_k, lookalikes, layout, dot)
     return sorted(results.values(), key=lambda ps: -ps[1])[:top_k]
 
 
 def _correct_variants(
-    variants: list[tuple[list[list[CharChoices]], float]], top_k: int, lookalikes: bool, layout: Layout | None
+    variants: list[tuple[list[list[CharChoices]], float]],
+    top_k: int,
+    lookalikes: bool,
+    layout: Layout | None,
+    dot: float,
 ) -> dict[str, tuple[PlateText, float]]:
     results: dict[str, tuple[PlateText, float]] = {}
     for variant, prior in variants:
@@ -380,7 +390,10 @@ def _correct_variants(
                     continue
             elif lengths != tuple(len(r) for r in template.rows):
                 continue
-            for plate, s in _kbest(template, flat, lookalikes, top_k, prior):
+            fits_dot = prior if "." in template.mask else prior * (1.0 - dot)
+            if fits_dot <= 0.0:
+                continue
+            for plate, s in _kbest(template, flat, lookalikes, top_k, fits_dot):
                 if s > results.get(plate.text, (None, -1.0))[1]:
                     results[plate.text] = (plate, s)
     return results

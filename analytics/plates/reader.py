@@ -37,7 +37,7 @@ from pydantic import Field, TypeAdapter
 
 from analytics.plates.colour import classify_colour
 from analytics.plates.exceptions import PlateCropError
-from analytics.plates.grammar import CharChoices, PlateText, correct_rows, parse_plate
+from analytics.plates.grammar import PlateText, correct_rows, parse_plate
 from analytics.plates.locate import Hypothesis, find_text_blocks, from_blocks, from_text_lines, widen
 from analytics.plates.ocr import PaddleOCRModels
 from analytics.plates.quality import best_frames
@@ -136,10 +136,6 @@ def _validate_crop(crop: Any) -> np.ndarray:
     return crop
 
 
-def _strip_separators(chars: list[CharChoices]) -> list[CharChoices]:
-    return [c for c in chars if c and c[0][0] not in "-."]
-
-
 class RapidOCRPlateReader:
     """Plate reader on RapidOCR's PaddleOCR ONNX models (no download: they ship in the wheel).
 
@@ -191,7 +187,7 @@ class RapidOCRPlateReader:
         raw = ["".join(c[0][0] for c in r) for r in rows]
         best: dict[str, tuple[PlateText, float, Hypothesis]] = {}
         for hyp in hyps:
-            chars = [_strip_separators(rows[index[q.tobytes()]]) for q in hyp.rows]
+            chars = [rows[index[q.tobytes()]] for q in hyp.rows]
             layout = "one_row" if len(chars) == 1 else "two_row"
             found = correct_rows(chars, top_k=self.config.top_k, allow_deletion=self.config.allow_deletion, layout=layout)
             for plate, score in found:

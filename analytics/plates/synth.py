@@ -51,7 +51,13 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/dejavu/DejaVuSansCondensed-Bold.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Bold.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
 )
+
+
+def available_fonts() -> list[str]:
+    """The bold sans fonts of `FONT_CANDIDATES` installed here (vary them to avoid training on one font)."""
+    return [p for p in FONT_CANDIDATES if Path(p).exists()]
 
 
 @lru_cache(maxsize=8)
@@ -107,11 +113,14 @@ def render_plate(
     *,
     px_per_mm: float = 1.0,
     font_path: str | None = None,
+    bolts: bool = False,
 ) -> np.ndarray:
     """A front view of the plate (BGR uint8), ``px_per_mm`` pixels per millimetre.
 
     One-row texts give a 520 x 110 mm car plate, motorbike texts (``"59-X1 123.45"``)
     a 190 x 140 mm plate, car texts written in two rows (``"51C\n123.45"``) a 330 x 165 mm plate.
+    ``bolts`` adds the two mounting bolts (beside the text on one-row plates, in the top corners
+    on two-row plates): round marks that a recogniser may take for characters.
     """
     plate = parse_plate(text)
     if "\n" in text:  # two-row car and truck plates are 330 x 165 mm
@@ -143,6 +152,12 @@ def render_plate(
         for i, row in enumerate(rows):
             block = _text_block(row, w - 2 * margin_x, row_h, ink, font_path)
             img.paste(block, ((w - block.width) // 2, y0 + i * (row_h + gap)), block)
+    if bolts:
+        r = 4 * px_per_mm
+        spots = [(0.022, 0.5), (0.978, 0.5)] if len(rows) == 1 else [(0.1, 0.075), (0.9, 0.075)]
+        for fx, fy in spots:
+            x, y = fx * w, fy * h
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=(150, 150, 145), outline=(70, 70, 70), width=max(1, int(r / 3)))
     return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
 
 
@@ -197,6 +212,14 @@ def _degrade(img: np.ndarray, rng: np.random.Generator, *, blur: float, noise: f
     return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else img
 
 
+def _lighting(h: int, w: int, rng: np.random.Generator, shadow: float) -> np.ndarray:
+    """Per-pixel brightness factor: overall level times a linear shadow across the plate."""
+    theta = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = (xx / w - 0.5) * np.cos(theta) + (yy / h - 0.5) * np.sin(theta) + 0.5
+    return rng.uniform(0.6, 1.1) * (1.0 - rng.uniform(0, shadow) * np.clip(ramp, 0, 1))
+
+
 def make_sample(
     frame: np.ndarray,
     rng: np.random.Generator,
@@ -210,12 +233,16 @@ def make_sample(
     jpeg: tuple[int, int] = (50, 90),
     max_tilt: float = 0.08,
     font_path: str | None = None,
+    bolts: float = 0.5,
+    shadow: float = 0.35,
 ) -> PlateSample:
     """Paste a rendered plate ``plate_width`` pixels wide into a vehicle-sized crop of ``frame``.
 
-    The plate gets a random perspective (corners moved by up to ``max_tilt`` of its
-    width, vertical squash of a camera looking down), lighting and then the whole crop
-    blur, noise and JPEG compression within the given ranges.
+    The plate gets mounting bolts with probability ``bolts``, a random perspective
+    (corners moved by up to ``max_tilt`` of its width, vertical squash of a camera
+    looking down), lighting with a linear shadow darkening one side by up to
+    ``shadow``, and then the whole crop blur, noise and JPEG compression within
+    the given ranges.
     """
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise PlateCropError("frame must be an HxWx3 uint8 BGR image")
@@ -225,7 +252,7 @@ def make_sample(
     w_mm, h_mm = SIZE_MM[kind]
     # render at about twice the target size, so the warp below only shrinks a little (no aliasing)
     px_per_mm = max(0.5, 2.0 * plate_width / w_mm)
-    plate = render_plate(text, colour, px_per_mm=px_per_mm, font_path=font_path)
+    plate = render_plate(text, colour, px_per_mm=px_per_mm, font_path=font_path, bolts=bool(rng.random() < bolts))
     ph, pw = plate.shape[:2]
     cw, ch = _crop_size(kind, plate_width, rng)
     crop = _window(frame, rng, cw, ch)
@@ -242,7 +269,7 @@ def make_sample(
     quad = quad.astype(np.float32)
     src = np.array([[0, 0], [pw - 1, 0], [pw - 1, ph - 1], [0, ph - 1]], np.float32)
     m = cv2.getPerspectiveTransform(src, quad)
-    lit = np.clip(plate.astype(np.float32) * rng.uniform(0.6, 1.1), 0, 255).astype(np.uint8)
+    lit = np.clip(plate.astype(np.float32) * _lighting(ph, pw, rng, shadow)[..., None], 0, 255).astype(np.uint8)
     warped = cv2.warpPerspective(lit, m, (cw, ch), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT)
     alpha = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (cw, ch), flags=cv2.INTER_AREA)
     a = (alpha.astype(np.float32) / 255.0)[..., None]

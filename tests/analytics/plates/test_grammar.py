@@ -179,3 +179,11 @@ def test_correct_rows_drops_a_spurious_border_character_only_when_allowed() -> N
 def test_special_series_are_documented() -> None:
     assert {"LD", "KT", "NG", "QT", "NN"} <= set(SPECIAL_SERIES)
     assert parse_plate("51KT-123.45").special == SPECIAL_SERIES["KT"]
+
+
+def test_a_read_dot_rules_out_the_four_digit_formats() -> None:
+    # "60Y-504.10" with the final 1 lost by the recogniser must not become the valid "60Y-5040"
+    lost_digit = [[(c, 0.99)] for c in "60Y-504.0"]
+    assert all(score < 0.05 for _plate, score in correct_rows([lost_digit], layout="one_row"))
+    no_dot = [[(c, 0.99)] for c in "60Y-5040"]
+    assert correct_rows([no_dot], layout="one_row")[0][0].text == "60Y-5040"
