@@ -20,6 +20,7 @@
     cameras: new Map(),      // camera id -> {data, node, parts}
     stream: null,
     beeper: new Beeper(),
+    alarmTimer: null,
   };
   // Filters of this display, from the page URL (?types=traffic.,security.&cameras=..&unit=..).
   const filters = page.filters || {};
@@ -339,7 +340,14 @@
   function onEvent(ev) {
     if (!wantsType(ev.type) || !addToFeed(ev, true)) return;
     countEvent(ev);
-    if (ev.severity === "critical") state.beeper.alarm();
+    if (ev.severity === "critical") {
+      state.beeper.alarm();
+      document.body.classList.remove("alarm");
+      void document.body.offsetWidth; // restart the animation for a second alarm
+      document.body.classList.add("alarm");
+      clearTimeout(state.alarmTimer);
+      state.alarmTimer = setTimeout(() => document.body.classList.remove("alarm"), 4200);
+    }
     if (String(ev.type).startsWith("traffic.")) violationsSoon();
     if (ev.camera && state.cameras.has(ev.camera) && ev.type === "camera.offline") upsertCamera({ id: ev.camera, status: "offline" });
     if (ev.camera && state.cameras.has(ev.camera) && ev.type === "camera.online") upsertCamera({ id: ev.camera, status: "online" });
