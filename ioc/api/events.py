@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from psycopg import AsyncConnection
 from fastapi.responses import JSONResponse
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -56,7 +57,7 @@ def _csv(value: str | None, *, max_items: int = 50) -> list[str]:
 
 
 async def build_filter(
-    db: Any,
+    db: AsyncConnection,
     scope: str,
     *,
     unit: str | None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict, deque
+from typing import Callable
 
 from ioc.exceptions import RateLimited
 
@@ -24,7 +25,7 @@ from ioc.exceptions import RateLimited
 class LoginLimiter:
     """Counts failed logins per address and per username over a sliding window."""
 
-    def __init__(self, *, attempts: int, window_s: float, clock: "callable[[], float]" = time.monotonic) -> None:  # type: ignore[valid-type]
+    def __init__(self, *, attempts: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.attempts = attempts
         self.window_s = window_s
         self._clock = clock

@@ -26,9 +26,11 @@ import uuid
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from psycopg_pool import AsyncConnectionPool
 from starlette.websockets import WebSocketState
 
 from ioc.api.deps import token_of, user_from_token
+from ioc.api.observability import HubMetrics
 from ioc.broker import Subscriber
 from ioc.exceptions import IocError, NotAuthenticated
 from ioc.services import events, units
@@ -59,11 +61,11 @@ class _Session:
         self.sub = sub
         self.last_rx = 0
 
-    async def send_history(self, pool: object, after_rx: int) -> None:
+    async def send_history(self, pool: AsyncConnectionPool, after_rx: int) -> None:
         """Send stored events received after `after_rx`, page by page, until caught up."""
         rx = after_rx
         while True:
-            async with pool.connection() as conn:  # type: ignore[attr-defined]
+            async with pool.connection() as conn:
                 page = await events.after(conn, self.flt, rx, limit=_HISTORY_PAGE)
             for rx, frame in page:
                 await self.ws.send_text(frame)
@@ -72,7 +74,7 @@ class _Session:
             if len(page) < _HISTORY_PAGE:
                 return
 
-    async def catch_up(self, pool: object, after_rx: int) -> None:
+    async def catch_up(self, pool: AsyncConnectionPool, after_rx: int) -> None:
         self.last_rx = after_rx
         while True:
             self.sub.drain()
@@ -82,7 +84,7 @@ class _Session:
                 return
             # The live queue overflowed while we read history: everything dropped is stored.
 
-    async def live(self, heartbeat_s: float, metrics: object) -> None:
+    async def live(self, heartbeat_s: float, metrics: HubMetrics) -> None:
         while True:
             msg = await self.sub.get(timeout=heartbeat_s)
             skipped = self.sub.take_dropped()
@@ -90,7 +92,7 @@ class _Session:
                 # Too slow: drop the backlog too (the message in hand is part of it) and
                 # tell the client how much it missed; it can resume from its last id.
                 skipped += len(self.sub.drain()) + (msg is not None)
-                metrics.ws_lagged.inc(skipped)  # type: ignore[attr-defined]
+                metrics.ws_lagged.inc(skipped)
                 await self.ws.send_text(
                     json.dumps({"type": "system.lagged", "skipped": skipped, "ts": _now()})
                 )

@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import signal
-import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator, Optional, TypeVar
 
@@ -28,7 +28,7 @@ import uvicorn
 from psycopg.rows import dict_row
 from pydantic import ValidationError
 
-from ioc.exceptions import IocError
+from ioc.exceptions import DatabaseError, IocError
 from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,6 @@ def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _connect(url: str) -> psycopg.AsyncConnection:
-    from ioc.exceptions import DatabaseError
-
     try:
         return await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row)
     except psycopg.OperationalError as exc:
@@ -242,8 +240,9 @@ def demo(
             except IocError as exc:
                 typer.secho(str(exc), fg="red", err=True)
                 raise typer.Exit(1) from exc
+        # A fresh signing key per run: demo sessions end with the demo.
         settings = _settings(demo=True, database_url=url, data_dir=data, host="127.0.0.1", port=port,
-                             secret_key=_random_secret(), migrate_on_start=False)
+                             secret_key=secrets.token_hex(32), migrate_on_start=False)
         _run(lambda: upgrade(url))  # type: ignore[arg-type]
         seed = _run(lambda: demo_mod.seed_demo(url))  # type: ignore[arg-type]
         asyncio.run(_serve_demo(create_app(settings), settings, seed, source))
@@ -251,12 +250,6 @@ def demo(
         if pg_server is not None:
             pg_server.cleanup()
             typer.echo("embedded PostgreSQL stopped")
-
-
-def _random_secret() -> str:
-    import secrets
-
-    return secrets.token_hex(32)
 
 
 async def _serve_demo(app: Any, settings: Settings, seed: Any, source: str | None) -> None:
@@ -314,6 +307,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(unit_app, name="unit")
     _edge_group(app).command("register")(edge_register)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use the `ioc` command")

@@ -27,7 +27,6 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ValidationError
 
 from ioc.broker import LiveMessage
