@@ -397,11 +397,3 @@ def _correct_variants(
                 if s > results.get(plate.text, (None, -1.0))[1]:
                     results[plate.text] = (plate, s)
     return results
-
-
-def template(name: str) -> Template:
-    """The template called ``name`` (see `TEMPLATES`)."""
-    try:
-        return _BY_NAME[name]
-    except KeyError as exc:
-        raise PlateFormatError(f"unknown plate template {name!r}; known: {sorted(_BY_NAME)}") from exc
