@@ -93,6 +93,7 @@ _STRINGS: Final[dict[str, tuple[str, str]]] = {
     # console
     "console.title": ("Bàn điều hành", "Operator console"),
     "console.search": ("Tìm kiếm sự kiện", "Search events"),
+    "console.list": ("Danh sách sự kiện", "Events"),
     "console.type": ("Loại sự kiện (tiền tố)", "Event type (prefix)"),
     "console.type_any": ("Tất cả", "All"),
     "console.camera": ("Camera", "Camera"),

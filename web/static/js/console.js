@@ -13,6 +13,7 @@
   // form field -> API query parameter of GET /api/v1/events
   const QUERY = { type: "types", camera: "camera", unit: "unit", from: "since", to: "until", q: "q" };
   const rows = new Map(); // event id -> <tr>
+  const cameraNames = new Map(); // camera id -> name, from /api/v1/cameras
   let cursor = null;
   let current = {};       // filters of the list on screen
   let loading = false;
@@ -82,7 +83,7 @@
       el("td", { className: "mono", text: fmtDateTime(ev.ts) }),
       el("td", {}, el("span", { className: "sev", dataset: { severity: sev }, text: severityLabel(sev) })),
       el("td", {}, typeLabel(ev.type), el("span", { className: "type-code", text: ev.type })),
-      el("td", { text: ev.camera_name || ev.camera || "" }),
+      el("td", { text: cameraNames.get(ev.camera) || ev.camera || "", title: ev.camera }),
       el("td", { text: ev.unit_name || ev.unit || "" }),
       el("td", {}, details),
       ackCell(ev));
@@ -176,7 +177,10 @@
       const body = await api("/api/v1/cameras");
       const list = Array.isArray(body) ? body : (body && body.items) || [];
       const box = $("camera-options");
-      for (const cam of list) box.append(el("option", { value: cam.id, text: cam.name || cam.id }));
+      for (const cam of list) {
+        cameraNames.set(cam.id, cam.name || cam.id);
+        box.append(el("option", { value: cam.id, text: cam.name || cam.id }));
+      }
     } catch (err) { /* the datalist is a convenience */ }
   }
 
@@ -185,7 +189,7 @@
     $("filters").addEventListener("submit", (e) => { e.preventDefault(); current = readFilters(); cursor = null; search(false); });
     $("filters").addEventListener("reset", () => setTimeout(() => { current = {}; cursor = null; search(false); }, 0));
     $("load-more").addEventListener("click", () => search(true));
-    loadCameraOptions();
+    await loadCameraOptions(); // first, so rows can name their cameras
     await search(false);
     const newest = rows.size ? rows.keys().next().value : null;
     stream = new LiveStream({
