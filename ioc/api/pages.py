@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Final
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -164,8 +164,12 @@ async def login_page(
     request: Request, next_page: Annotated[str | None, Query(alias="next", max_length=2000)] = None
 ) -> HTMLResponse:
     """The login form; it posts to /api/v1/auth/login and then opens `next`."""
+    target = safe_next(next_page)
     lang = request_lang(request)
-    return render(request, "login.html", lang=lang, page={"next": safe_next(next_page)})
+    if request.query_params.get("lang") is None and request.cookies.get(COOKIE_NAME) is None:
+        # Sent here from /wall/1?lang=en: speak the language of the page asked for.
+        lang = pick_lang(parse_qs(urlsplit(target).query).get("lang", [None])[0], None)
+    return render(request, "login.html", lang=lang, page={"next": target})
 
 
 @router.get("/logout", summary="Log out")

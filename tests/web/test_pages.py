@@ -156,3 +156,21 @@ def test_static_files_referenced_by_pages_exist(path: str) -> None:
     html = client.get("/wall/1").text + client.get("/console").text + client.get("/login").text
     assert path in html
     assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "cookie", "expected"),
+    [
+        ({"next": "/wall/1?lang=en"}, None, "en"),
+        ({"next": "/wall/1?lang=en", "lang": "vi"}, None, "vi"),
+        ({"next": "/wall/1?lang=en"}, "vi", "vi"),
+        ({"next": "/wall/1"}, None, "vi"),
+    ],
+)
+def test_login_page_speaks_the_language_of_the_page_asked_for(
+    query: dict[str, str], cookie: str | None, expected: str
+) -> None:
+    client = _client()
+    if cookie:
+        client.cookies.set("ioc_lang", cookie)
+    assert f'<html lang="{expected}">' in client.get("/login", params=query).text
