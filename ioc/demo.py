@@ -131,27 +131,38 @@ def _kpi_samples() -> list[Sample]:
     return samples
 
 
-def start_hooks(hub_url: str, data_dir: Path, seed: DemoSeed, source: str | None) -> list[Any]:
-    """Start the demo edge and relays when their modules exist; returns handles to stop."""
+def _known_kwargs(func: Any, **extra: Any) -> dict[str, Any]:
+    # Optional keyword arguments of another area's hook, passed only if it takes them.
+    accepted = inspect.signature(func).parameters
+    return {k: v for k, v in extra.items() if k in accepted}
+
+
+def start_hooks(hub_url: str, data_dir: Path, seed: DemoSeed, source: str | None, database_url: str) -> list[Any]:
+    """Start the demo edge and relays when their modules exist; returns handles to stop.
+    A hook that fails is logged and left out: the hub demo works without it."""
     handles: list[Any] = []
     edge_demo = _optional("edge.demo")
     if edge_demo is not None:
         start = edge_demo.start_demo_edge
-        extra = {"edge_id": EDGE_ID, "camera_id": CAMERAS[0][0], "unit": CAMERAS[0][2], "camera_name": CAMERAS[0][1],
-                 "lat": CAMERAS[0][3], "lon": CAMERAS[0][4]}
-        accepted = inspect.signature(start).parameters
-        kwargs = {k: v for k, v in extra.items() if k in accepted}
+        kwargs = _known_kwargs(start, edge_id=EDGE_ID, camera_id=CAMERAS[0][0], unit=CAMERAS[0][2],
+                               camera_name=CAMERAS[0][1], lat=CAMERAS[0][3], lon=CAMERAS[0][4])
         try:
             handles.append(start(hub_url, seed.edge_token, data_dir, source, **kwargs))
-        except Exception as exc:  # the hub demo still works without the edge
+        except Exception as exc:
             log.error("demo edge did not start: %s", exc)
     relays = _optional("conferencing.demo")
     if relays is not None:
+        start = relays.start_demo_relays
         try:
-            handles.append(relays.start_demo_relays(hub_url, data_dir))
+            handles.append(start(hub_url, data_dir, **_known_kwargs(start, database_url=database_url)))
         except Exception as exc:
             log.error("demo relays did not start: %s", exc)
     return handles
+
+
+def meeting_urls(hub_url: str, handles: list[Any]) -> list[str]:
+    """Addresses of demo meeting pages, from handles that expose a `meeting` id."""
+    return [f"{hub_url}/meet/{h.meeting}" for h in handles if getattr(h, "meeting", None)]
 
 
 def stop_hooks(handles: list[Any]) -> None:

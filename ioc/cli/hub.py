@@ -267,11 +267,15 @@ async def _serve_demo(app: Any, settings: Settings, seed: Any, source: str | Non
         await task
         return
     hub_url = f"http://{settings.host}:{settings.port}"
-    handles = await asyncio.to_thread(demo_mod.start_hooks, hub_url, settings.data_dir, seed, source)
+    handles = await asyncio.to_thread(
+        demo_mod.start_hooks, hub_url, settings.data_dir, seed, source, settings.database_url
+    )
+    meetings = "".join(f"  meeting:  {url}\n" for url in demo_mod.meeting_urls(hub_url, handles))
     typer.echo(
         "\nIOC demo is running (Ctrl-C stops everything)\n"
         f"  wall:     {hub_url}/wall/1\n"
         f"  console:  {hub_url}/console\n"
+        f"{meetings}"
         f"  API docs: {hub_url}/docs\n"
         f"  admin    / {seed.admin_password}\n"
         f"  operator / {seed.operator_password}\n"
