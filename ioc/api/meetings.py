@@ -43,7 +43,7 @@ from ioc.api.deps import AppSettings, CurrentUser, Db, PageUser
 from ioc.api.pages import render, request_lang
 from ioc.common import ConfigModel
 from ioc.exceptions import InvalidInput, NotFound, PermissionDenied
-from ioc.services import cameras, meetings, users
+from ioc.services import cameras, meetings, units, users
 from ioc.services.meetings import AttendanceReport, MeetingSpec
 
 
@@ -128,8 +128,10 @@ async def list_meetings(
 
 
 async def _unit_name(db: Any, code: str) -> str:
-    names = await meetings.unit_names(db, code)
-    return names.get(code, code)
+    try:
+        return (await units.get(db, code)).name
+    except NotFound:
+        return code
 
 
 @router.post("/api/v1/meetings", status_code=status.HTTP_201_CREATED, summary="Create a meeting")
