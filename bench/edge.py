@@ -11,7 +11,7 @@ Run: ``python -m bench.edge [--max-cameras 8] [--seconds 12]`` (about 2 minutes 
      6th, a hand-written letterbox and a bare ONNX Runtime ``session.run`` (same model,
      same thread settings) — the least code that gets boxes' raw scores;
    - ours: `video.Capture` → `edge.batching.DetectorService` (the shared session the
-     worker uses, with its thread hop) running `YoloxDetector` (letterbox, decode, NMS)
+     worker uses) running `YoloxDetector` (letterbox, box decoding, NMS)
      → `SceneAnalyzer` (ByteTrack, a counting line, wrong-way lanes) → events into the
      SQLite outbox. Goal: within 15 % of the baseline's time;
    - ours + extras: the same plus what the worker adds beyond detection: the ring
@@ -292,13 +292,13 @@ alike; per stage the best of 5 passes; goal: overhead under 15 %):
 
 {markdown_table(["", "seconds", "speed vs real time", "overhead"], rows)}
 
-Per analysed frame (ms). Our detect includes the hop to the shared session's thread and
+Per analysed frame (ms). Our detect goes through the shared `DetectorService` and includes
 YOLOX's box decoding and NMS, which the bare call does not do:
 
 {markdown_table(["stage", "baseline ms", "ours ms"], stage_rows)}
 
 **Capacity**: 720p cameras at 5 detection fps in one worker, real-time paced, one shared YOLOX
-session (1 intra-op thread, 2 inference threads), previews on; {args.seconds:.0f} s per step after
+session (1 intra-op thread, 2 worker permits), previews on; {args.seconds:.0f} s per step after
 a 3 s warm-up. A camera keeps up at >= 4.75 analysed fps and >= 28.5 source fps.
 
 {markdown_table(["cameras", "min analysed fps", "min source fps", "max latency ms", "missed slots", "keeps up"], cap_rows)}
