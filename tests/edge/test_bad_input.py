@@ -45,10 +45,16 @@ def test_bad_cameras_fail_clearly_and_the_good_one_keeps_working(shared_data: Pa
             url: {shared_data / "highway_720p.mp4"}
             scene:
               zones: [{{name: z, polygon: [[0, 0], [100, 100]]}}]
+          - id: cam-wrong-field
+            unit: "1"
+            url: {shared_data / "highway_720p.mp4"}
+            fps: 5
         """))
     site, problems = load_site(site_file, strict=False)
     assert [c.id for c in site.cameras] == ["cam-good", "cam-corrupt", "cam-unreachable"]
     assert "site.yaml:23: cameras[3].scene.zones[0].polygon" in problems.cameras["cam-typo"][0]
+    assert problems.cameras["cam-wrong-field"] == [
+        f"{site_file}:27: cameras[4].fps: Extra inputs are not permitted"]
 
     threads_before = set(threading.enumerate())
     rec = Recorder()
