@@ -8,8 +8,8 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from ioc.api.deps import CurrentUser, Db
-from ioc.exceptions import NotFound
+from ioc.api.deps import CurrentUser, Db, token_of, user_from_token
+from ioc.exceptions import NotAuthenticated, NotFound
 from ioc.services import cameras
 from ioc.services.cameras import Camera
 
@@ -27,10 +27,17 @@ async def get_camera(camera_id: str, request: Request, user: CurrentUser, db: Db
 
 
 @router.get("/{camera_id}/preview.mjpg", summary="Live MJPEG preview, proxied from the camera's edge")
-async def preview(camera_id: str, request: Request, user: CurrentUser, db: Db) -> StreamingResponse:
+async def preview(camera_id: str, request: Request) -> StreamingResponse:
+    # No `Db`/`CurrentUser` dependencies: they would hold a pooled connection for as long
+    # as someone watches the stream. Check access on a short-lived one instead.
     settings = request.app.state.settings
-    await cameras.get_in_scope(db, camera_id, user.unit, offline_after_s=settings.camera_offline_s)
-    url = await cameras.preview_url(db, camera_id)
+    async with request.app.state.pool.connection() as db:
+        token = token_of(request)
+        if not token:
+            raise NotAuthenticated("not logged in: send a bearer token or the session cookie")
+        user = await user_from_token(db, settings, token)
+        await cameras.get_in_scope(db, camera_id, user.unit, offline_after_s=settings.camera_offline_s)
+        url = await cameras.preview_url(db, camera_id)
     if url is None:
         raise NotFound(f"camera {camera_id!r} has no live preview (its edge has not announced one)")
     client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=30.0))

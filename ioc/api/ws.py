@@ -167,8 +167,8 @@ async def ws_events(ws: WebSocket) -> None:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await sender
-    except (WebSocketDisconnect, RuntimeError):
-        pass  # client went away mid-send
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # client went away mid-send (uvicorn's ClientDisconnected is an OSError)
     except IocError as exc:
         log.warning("websocket of %s ended: %s", user.username, exc)
     finally:

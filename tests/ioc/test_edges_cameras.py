@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 from datetime import datetime, timezone
@@ -88,10 +89,10 @@ async def test_signing_key_first_registration_and_admin_replacement(hub: Hub, ma
     assert (await put(key2)).json() == {"changed": True}
 
 
-async def _mjpeg_server(frames: list[bytes]) -> tuple[str, uvicorn.Server, asyncio.Task]:
+async def _mjpeg_server(frames: list[bytes], *, repeat: int = 1) -> tuple[str, uvicorn.Server, asyncio.Task]:
     async def stream(request) -> StreamingResponse:
         async def body() -> AsyncIterator[bytes]:
-            for frame in frames:
+            for frame in frames * repeat:
                 yield b"--frame\r\nContent-Type: image/jpeg\r\n\r\n" + frame + b"\r\n"
                 await asyncio.sleep(0.01)
         return StreamingResponse(body(), media_type="multipart/x-mixed-replace; boundary=frame")
@@ -161,3 +162,27 @@ async def test_health_and_prometheus(hub: Hub, make: Factory) -> None:
     assert "ioc_ws_clients 0.0" in text
     paths = (await hub.client.get("/openapi.json")).json()["paths"]
     assert {"/api/v1/events", "/api/v1/evidence/{sha256}", "/api/v1/stats", "/api/v1/metrics", "/healthz"} <= set(paths)
+
+
+async def test_watching_previews_does_not_hold_database_connections(hub: Hub, make: Factory) -> None:
+    tree = await make.tree()
+    cam = f"cam-{secrets.token_hex(3)}"
+    edge = await make.edge(tree.communes[0], cameras=[(cam, tree.communes[0])])
+    url, server, task = await _mjpeg_server([secrets.token_bytes(100)], repeat=3000)  # ~30 s of frames
+    viewers = hub.app.state.settings.pool_max + 4
+    try:
+        hb = {"ts": datetime.now(timezone.utc).isoformat(), "detector": {"kind": "motion", "model": None},
+              "preview_url": url, "outbox_depth": 0, "cameras": [{"id": cam, "status": "online"}]}
+        await hub.client.post("/api/v1/edges/self/heartbeat", json=hb, headers=edge.headers)
+        viewer = await make.user("viewer", tree.province)
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(viewers):
+                r = await stack.enter_async_context(
+                    hub.client.stream("GET", f"/api/v1/cameras/{cam}/preview.mjpg", headers=viewer.headers))
+                assert r.status_code == 200
+                await r.aiter_raw().__anext__()  # frames are flowing
+            async with asyncio.timeout(5):  # the API still has connections to work with
+                assert (await hub.client.get("/api/v1/cameras", headers=viewer.headers)).status_code == 200
+    finally:
+        server.should_exit = True
+        await task
