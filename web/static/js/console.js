@@ -195,6 +195,7 @@
     stream = new LiveStream({
       onEvent, onControl, onState: (s, info) => showConnState($("conn"), s, info),
       onReconnect: () => refreshAcks().catch((err) => console.warn("acks", err)),
+      onFirstOpen: () => { if (!newest) search(false); },
     });
     for (const id of rows.keys()) stream.remember(id);
     stream.start(newest);

@@ -36,6 +36,8 @@
       // Called after every reconnect (not the first connect): the replay brings back
       // missed events, not missed acknowledgements, so pages refresh those themselves.
       this.onReconnect = options.onReconnect || (() => {});
+      // Called once, when the first connection opens.
+      this.onFirstOpen = options.onFirstOpen || (() => {});
       this.everOpened = false;
       this.heartbeatTimeoutMs = options.heartbeatTimeoutMs || 45000;
       this.minDelayMs = options.minDelayMs || 500;
@@ -108,6 +110,7 @@
         this.onState("live", {});
         this._arm();
         if (this.everOpened) this.onReconnect();
+        else this.onFirstOpen();
         this.everOpened = true;
       };
       ws.onmessage = (msg) => {

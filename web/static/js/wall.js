@@ -426,6 +426,9 @@
       onControl,
       onState: (s, info) => showConnState($("conn"), s, info),
       onReconnect: () => refreshAcks().catch((err) => console.warn("acks", err)),
+      // With no event to resume from, an event stored between the first fetch and the
+      // socket opening would be missed: fetch once more now that the stream is live.
+      onFirstOpen: () => { if (!newest) loadRecentEvents().catch((err) => console.warn("events", err)); },
     });
     for (const id of state.feedNodes.keys()) state.stream.remember(id);
     state.stream.start(newest);
