@@ -133,3 +133,40 @@ async def test_event_ingested_at_one_replica_reaches_clients_of_the_other(
                     if msg["type"] == "system.acknowledged":
                         break
             assert msg["id"] == to_a[0]["id"] and msg["by"] == op.user.username
+
+
+async def test_resume_at_the_other_replica_mid_burst(replicas: list[str], make: Factory) -> None:
+    a, b = replicas
+    tree = await make.tree()
+    cam = f"cam-{secrets.token_hex(3)}"
+    edge = await make.edge(tree.communes[0], cameras=[(cam, tree.communes[0])])
+    viewer = await make.user("viewer", tree.province, login=False)
+    burst = [make.event(edge, cam, seq=i) for i in range(300)]
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.post(f"{a}/api/v1/auth/login", json={"username": viewer.user.username, "password": viewer.password})
+        token = r.json()["access_token"]
+
+        async def send() -> None:  # alternate replicas, like a load balancer would
+            for n, start in enumerate(range(0, len(burst), 10)):
+                url = (a, b)[n % 2]
+                r = await client.post(f"{url}/api/v1/events", json={"events": burst[start:start + 10]}, headers=edge.headers)
+                assert len(r.json()["accepted"]) == 10
+                await asyncio.sleep(0.01)
+
+        async def read(ws, count: int) -> list[str]:
+            got: list[str] = []
+            async with asyncio.timeout(30):
+                while len(got) < count:
+                    msg = json.loads(await ws.recv())
+                    if not msg["type"].startswith("system."):
+                        got.append(msg["id"])
+            return got
+
+        async with connect("ws" + a[4:] + f"/ws/events?token={token}") as ws:
+            await asyncio.sleep(0.2)
+            sender = asyncio.create_task(send())
+            first = await read(ws, 100)
+        async with connect("ws" + b[4:] + f"/ws/events?token={token}&since={first[-1]}") as ws:
+            rest = await read(ws, len(burst) - len(first))
+        await sender
+    assert first + rest == [e["id"] for e in burst]
