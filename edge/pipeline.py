@@ -12,6 +12,7 @@ anything else happens with them; traffic violations go to `edge.evidence`'s
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -94,6 +95,8 @@ class CameraPipeline:
         self._done: deque[float] = deque(maxlen=26)
         self._last_preview = 0.0
         self._last_clip: tuple[float, EvidenceFile] | None = None
+        self._clip_jobs: queue.Queue[Any] = queue.Queue()
+        self._clip_thread: threading.Thread | None = None
         self.last_result: SceneResult | None = None
         self._scene_ts: float | None = None
 
@@ -102,17 +105,22 @@ class CameraPipeline:
     def start(self) -> None:
         """Start capture and analysis."""
         self._thread = threading.Thread(target=self._run, name=f"pipeline-{self.camera.id}", daemon=True)
+        self._clip_thread = threading.Thread(target=self._clip_worker, name=f"clips-{self.camera.id}", daemon=True)
+        self._clip_thread.start()
         self._thread.start()
         self.stream.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop both threads; waits for the frame in progress."""
+        """Stop both threads; waits for the frame in progress and stores pending clip events."""
         self._stop.set()
         self.stream.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("pipeline of %s did not stop within %.0f s", self.camera.id, timeout)
+        self._clip_jobs.put(None)
+        if self._clip_thread is not None:
+            self._clip_thread.join(60)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the analysis thread to end (a file that does not loop ends by itself)."""
@@ -198,11 +206,17 @@ class CameraPipeline:
             self.stats.events += 1
             return
         ts = datetime.fromtimestamp(hit.ts, timezone.utc)
-        files = self._evidence(hit, frame) if frame is not None else []
-        self.sink.emit(self.camera, hit.type, hit.severity, ts, hit.event_payload(), files)
+        files = self._images(hit, frame) if frame is not None else []
         self.stats.events += 1
+        if frame is not None and "clip" in hit.evidence and self.camera.evidence.clip:
+            # Encoding a clip takes 0.5 s of CPU and more on a busy box: the clip thread
+            # does it and then stores the event, so this camera's analysis never stalls.
+            window = self.ring.window(frame.mono - self.camera.evidence.clip_before_s, frame.mono + 0.01)
+            self._clip_jobs.put((hit, ts, files, frame.mono, [f.jpeg for f in window]))
+            return
+        self.sink.emit(self.camera, hit.type, hit.severity, ts, hit.event_payload(), files)
 
-    def _evidence(self, hit: RuleHit, frame: Frame) -> list[EvidenceFile]:
+    def _images(self, hit: RuleHit, frame: Frame) -> list[EvidenceFile]:
         cfg = self.camera.evidence
         wanted = set(hit.evidence)
         files: list[EvidenceFile] = []
@@ -214,26 +228,36 @@ class CameraPipeline:
             crop = crop_box(frame.image, hit.box)
             if crop is not None:
                 files.append(EvidenceFile(encode_jpeg(crop, cfg.jpeg_quality), "image/jpeg", "crop"))
-        if "clip" in wanted and cfg.clip:
-            clip = self._clip(frame)
-            if clip is not None:
-                files.append(clip)
         return files
 
-    def _clip(self, frame: Frame) -> EvidenceFile | None:
+    def _clip_worker(self) -> None:
+        """Encode queued clips and store their events; ends after the queue's stop marker."""
+        while True:
+            job = self._clip_jobs.get()
+            if job is None:
+                return
+            hit, ts, files, mono, jpegs = job
+            try:
+                clip = self._clip(mono, jpegs)
+                self.sink.emit(self.camera, hit.type, hit.severity, ts, hit.event_payload(),
+                               files + ([clip] if clip is not None else []))
+            except Exception:  # the event must still be stored, even if its clip failed
+                log.exception("camera %s: clip job failed", self.camera.id)
+                self.sink.emit(self.camera, hit.type, hit.severity, ts, hit.event_payload(), files)
+
+    def _clip(self, mono: float, jpegs: list[bytes]) -> EvidenceFile | None:
         # Several hits in one moment (a wrong-way bus seen by two rules) share one clip.
-        if self._last_clip is not None and abs(self._last_clip[0] - frame.mono) < 1.0:
+        if self._last_clip is not None and abs(self._last_clip[0] - mono) < 1.0:
             return self._last_clip[1]
-        frames = self.ring.window(frame.mono - self.camera.evidence.clip_before_s, frame.mono + 0.01)
-        if len(frames) < 2:
+        if len(jpegs) < 2:
             return None
         try:
-            data = write_clip([f.jpeg for f in frames], fps=self.ring.fps)
+            data = write_clip(jpegs, fps=self.ring.fps)
         except ClipError as exc:
             log.warning("camera %s: no clip: %s", self.camera.id, exc)
             return None
         clip = EvidenceFile(data, "video/mp4", "clip")
-        self._last_clip = (frame.mono, clip)
+        self._last_clip = (mono, clip)
         return clip
 
     def _publish_preview(self, image: np.ndarray, result: SceneResult) -> None:
