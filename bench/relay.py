@@ -422,23 +422,27 @@ async def cascade_run(districts: int, totals: list[int], window: float, packets:
             counts = [c.frames for _, c in subs]
             for _, c in subs:
                 c.latencies.clear()
+            ports = {"province": p_port, **{f"district{i + 1}": port for i, port in enumerate(d_ports)}}
+            in0 = {name: await ingress_frames("forward", port) for name, port in ports.items()}
             before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
             t0, me0 = time.monotonic(), cpu_seconds(os.getpid())
             await asyncio.sleep(window)
             elapsed = time.monotonic() - t0
             client_cpu = (cpu_seconds(os.getpid()) - me0) / elapsed
+            in1 = {name: await ingress_frames("forward", port) for name, port in ports.items()}
+            ingress = {name: ((in1[name] or 0) - (in0[name] or 0)) / elapsed for name in ports}
             cpu = {name: (cpu_seconds(p.pid) - before[name]) / elapsed for name, p in procs.items()}
             fps = [(c.frames - b) / elapsed for (_, c), b in zip(subs, counts)] or [float("nan")]
             row = {
                 "endpoints": total, "districts": districts, "cpu": cpu, "fps_mean": statistics.mean(fps),
                 "fps_min": min(fps), "below_20fps": sum(1 for f in fps if f < 20), "bad_frames": sum(c.bad for _, c in subs),
-                "per_district": total / districts, "client_cpu": client_cpu, "steady": steady,
+                "per_district": total / districts, "client_cpu": client_cpu, "steady": steady, "ingress": ingress,
                 "tap_ms": statistics.median(lat) * 1000 if (lat := [x for _, c in subs for x in c.latencies]) else float("nan"),
             }
             rows.append(row)
             cpus = " ".join(f"{k}={v*100:.1f}%" for k, v in cpu.items())
             print(f"cascade E={total:3d} {cpus} fps mean={row['fps_mean']:.1f} min={row['fps_min']:.1f} "
-                  f"latency={row['tap_ms']:.1f} ms "
+                  f"latency={row['tap_ms']:.1f} ms in=" + ",".join(f"{v:.0f}" for v in ingress.values()) + " "
                   f"<20fps={row['below_20fps']}", flush=True)
             if row["fps_mean"] < FPS * 0.5:
                 print("cascade: endpoints get less than half the frame rate; stopping here", flush=True)
@@ -600,7 +604,7 @@ async def main(args: argparse.Namespace) -> None:
     direct, direct_tap = await direct_latency(packets, 4.0)
     print(f"direct publisher → subscriber latency: probe {direct * 1000:.1f} ms, tap {direct_tap * 1000:.1f} ms", flush=True)
     fan: list[dict] = []
-    for mode in args.modes.split(","):
+    for mode in [m for m in args.modes.split(",") if m]:
         fan += await fanout_run(mode, packets, steps, window, 0)
     totals = [0, 10, 20] if args.quick else [0, 20, 50, 80, 120, 160, 200]
     cascade = await cascade_run(2, totals, window, packets) if not args.no_cascade else []
@@ -632,6 +636,7 @@ def cli() -> None:
         print(body)
         return
     if args.serve == "forward":
+        logging.getLogger("conferencing").setLevel(logging.INFO)  # link losses and rejoins in the log
         asyncio.run(_serve_forward(args.port, args.unit, args.parent))
     elif args.serve == "mediarelay":
         asyncio.run(_serve_mediarelay(args.port))

@@ -88,7 +88,7 @@ class Session:
     def __init__(
         self,
         claims: JoinClaims,
-        send: Callable[[dict[str, Any]], Awaitable[None]],
+        send: Callable[[str], Awaitable[None]],
         close: Callable[[int, str], Awaitable[None]],
     ) -> None:
         self.claims = claims
@@ -111,12 +111,15 @@ class Session:
         c = self.claims
         return Member(c.sub, c.name, c.unit, c.role, c.can_publish, None, self.joined)
 
-    def notify(self, message: dict[str, Any]) -> None:
-        """Queue a message to this endpoint; a dead socket is the reader's problem, not ours."""
+    def notify(self, message: dict[str, Any] | str) -> None:
+        """Queue a message (a dict, or JSON text shared by a broadcast) to this endpoint.
+
+        A dead socket is the reader's problem, not ours.
+        """
         if self._held is not None:
             self._held.append(message)
             return
-        asyncio.ensure_future(self._safe_send(message))
+        asyncio.ensure_future(self._safe_send(message if isinstance(message, str) else json.dumps(message)))
 
     def release(self) -> None:
         """`joined` has been sent: deliver what was held, in order, and stop holding."""
@@ -124,7 +127,7 @@ class Session:
         for message in held:
             self.notify(message)
 
-    async def _safe_send(self, message: dict[str, Any]) -> None:
+    async def _safe_send(self, message: str) -> None:
         try:
             await self._send(message)
         except Exception as exc:  # closed sockets raise various ConnectionClosed errors
@@ -175,6 +178,8 @@ class Room:
         room.act(session.member(), Spotlight(type="spotlight", participant="u-7"))
     """
 
+    REFRESH_INTERVAL_S = 0.05
+
     def __init__(
         self,
         room_id: str,
@@ -199,6 +204,7 @@ class Room:
         self.refreshes = 0
         # Slots that belong to no endpoint (the recorder): routed like a viewer's.
         self.extra_slots: list[Slot] = []
+        self._last_refresh = 0.0
 
     # ----------------------------------------------------------------- membership
     def add(self, session: Session) -> Session | None:
@@ -280,23 +286,45 @@ class Room:
 
     # ----------------------------------------------------------------- routing
     def changed(self) -> None:
-        """Schedule one refresh (many changes in one loop turn cost one refresh)."""
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_event_loop().call_soon(self._run_refresh)
+        """Schedule one refresh: at once, but at most every `REFRESH_INTERVAL_S`.
+
+        A join storm (a hundred endpoints in a few seconds, each changing the member
+        list) then costs twenty refreshes a second, not one per change: every refresh
+        routes every slot and sends the state to every endpoint, so unthrottled it is
+        quadratic in the room size.
+        """
+        if self._scheduled:
+            return
+        self._scheduled = True
+        wait = self._last_refresh + self.REFRESH_INTERVAL_S - time.monotonic()
+        loop = asyncio.get_event_loop()
+        if wait > 0:
+            loop.call_later(wait, self._run_refresh)
+        else:
+            loop.call_soon(self._run_refresh)
 
     def _run_refresh(self) -> None:
         self._scheduled = False
+        self._last_refresh = time.monotonic()
         try:
             self.refresh()
         except Exception:
             logger.exception("room %s refresh failed", self.id)
 
+    def update_members(self) -> None:
+        """Recompute members and chair only (what a `joined` reply needs)."""
+        self.members = self._collect_members()
+        self._fix_control()
+
+    def route_one(self, session: Session, *, notify: bool = True) -> None:
+        """Point one endpoint's slots now (with notify=False when the answer says what they show)."""
+        self.update_members()
+        self._route_session(session, self.effective(), notify=notify)
+
     def refresh(self) -> None:
         """Recompute members and chair, re-point slots, and send what changed."""
         self.refreshes += 1
-        self.members = self._collect_members()
-        self._fix_control()
+        self.update_members()
         ctl = self.effective()
         self._apply_mutes(ctl)
         for session in list(self.sessions.values()):
@@ -393,7 +421,7 @@ class Room:
         k = child.uplink.index(who)
         return child.pairs[k] if k < len(child.pairs) else None
 
-    def _route_session(self, session: Session, ctl: Control) -> None:
+    def _route_session(self, session: Session, ctl: Control, *, notify: bool = True) -> None:
         shown_audio: set[str] = set()
         for slot in session.slots:
             who = self.target(slot.selector, session, ctl)
@@ -407,7 +435,7 @@ class Room:
                 slot.audio.bind(audio)
             if who is not None:
                 shown_audio.add(who)
-        if session.slots:
+        if session.slots and notify:
             self._send_slots(session)
 
     def slots_message(self, session: Session) -> dict[str, Any]:
@@ -509,7 +537,7 @@ class Room:
         if text == self._state_sent:
             return
         self._state_sent = text
-        message = {"type": "state", "room": state}
+        message = json.dumps({"type": "state", "room": state})  # serialised once for everyone
         for session in self.sessions.values():
             session.notify(message)
 

@@ -231,7 +231,7 @@ class Relay:
             if claims.room in self.ended_rooms:
                 raise ConferencingError(f"meeting {claims.room} has ended", code="room_ended")
             room = self.room(claims.room)
-            session = Session(claims, send=lambda m: ws.send(json.dumps(m)), close=ws.close)
+            session = Session(claims, send=ws.send, close=ws.close)
             old = room.add(session)
         except ConferencingError as exc:
             self.errors += 1
@@ -241,7 +241,7 @@ class Relay:
         if old is not None:
             old.notify({"type": "error", "code": "replaced", "message": "the same participant joined again elsewhere"})
             await old.close(CLOSE_REPLACED, "replaced")
-        room.refresh()
+        room.update_members()
         await ws.send(
             json.dumps(
                 {
@@ -290,7 +290,8 @@ class Relay:
             for slot, selector in zip(session.slots, msg.slots):
                 slot.selector = selector
             session.slots_sent = None
-            room.refresh()
+            room.route_one(session)
+            room.changed()
             return None
         if isinstance(msg, (RaiseHand, Mute, Spotlight, End)):
             if session.is_relay:
@@ -346,8 +347,8 @@ class Relay:
 
         session.pairs = negotiated.pairs
         session.slots = negotiated.slots
-        session.slots_sent = None
-        room.refresh()
+        room.route_one(session, notify=False)
+        room.changed()  # others may now see this endpoint; children may be asked for streams
         message = room.slots_message(session)
         session.slots_sent = json.dumps(message, sort_keys=True)
         return {"type": "answer", "sdp": sdp, "slots": message["slots"]}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from fractions import Fraction
 
+import av
+import numpy as np
 import pytest
-from aiortc.mediastreams import AudioStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 
 from conferencing.client import RelayClient
 from conferencing.config import RelayConfig
@@ -240,3 +243,54 @@ async def test_nack_is_answered_from_the_relay_history(relay_factory) -> None:
     await asyncio.sleep(0.3)
     assert inbound.packetsReceived > 0
     assert resent == [last_seq - 2, last_seq - 1]
+
+
+class _OpusPackets(MediaStreamTrack):
+    """Pre-encoded Opus packets (a 440 Hz tone), 20 ms apart."""
+
+    kind = "audio"
+
+    def __init__(self, packets: list[bytes]) -> None:
+        super().__init__()
+        self.packets, self.count, self.start = packets, 0, None
+
+    async def recv(self) -> av.Packet:
+        self.start = self.start or time.monotonic()
+        await asyncio.sleep(max(0.0, self.start + self.count * 0.02 - time.monotonic()))
+        packet = av.Packet(self.packets[self.count % len(self.packets)])
+        packet.pts, packet.time_base = self.count * 960, Fraction(1, 48000)
+        self.count += 1
+        return packet
+
+
+def _opus_tone(frames: int) -> list[bytes]:
+    ctx = av.CodecContext.create("libopus", "w")
+    ctx.sample_rate, ctx.layout, ctx.format = 48000, "stereo", "s16"
+    out: list[bytes] = []
+    t = np.arange(960 * frames) / 48000
+    pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+    for i in range(frames):
+        chunk = np.repeat(pcm[i * 960:(i + 1) * 960], 2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = 48000, i * 960
+        out.extend(bytes(p) for p in ctx.encode(frame))
+    return out
+
+
+async def test_forwarded_opus_is_the_published_bytes(relay_factory) -> None:
+    relay = await relay_factory()
+    packets = _opus_tone(100)
+    received: list[bytes] = []
+
+    def on_receiver(slot: int, kind: str, receiver) -> None:
+        if kind == "audio":
+            tap_receiver(receiver, lambda c, data, ts: received.append(data))
+
+    await _client(relay_factory, relay, token("chair", "chair"), publish=lambda: [(_OpusPackets(packets), None)],
+                  slots=[], name="chair")
+    await _client(relay_factory, relay, token("p1", pub=False), slots=["chair"], on_receiver=on_receiver, name="p1")
+    deadline = time.monotonic() + 10
+    while len(received) < 50 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert len(received) >= 50
+    assert set(received) <= set(packets)
