@@ -42,6 +42,8 @@ async def put_evidence(sha256: str, request: Request, edge: CurrentEdge, db: Db)
     )
     if info.created:
         request.app.state.metrics.evidence_bytes.inc(info.size)
+        await audit.record(db, f"edge:{edge.id}", "evidence.upload", f"evidence:{sha256}",
+                           {"size": info.size, "mime": info.mime, "completed_events": len(info.completed_events)})
         await evidence_arrival.after_upload(db, settings.data_dir, sha256)
     return EvidenceStored(**info.model_dump())
 

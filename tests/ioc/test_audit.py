@@ -49,6 +49,7 @@ async def test_actions_are_audited(hub: Hub, make: Factory, db: psycopg.AsyncCon
         ("user.create", f"user:{new_name}"),
         ("user.role_change", f"user:{new_name}"),
     ]
+    assert await _audit(db, f"edge:{edge.id}") == [("evidence.upload", f"evidence:{sha}")]
     listed = (await hub.client.get("/api/v1/audit", params={"action": "user."}, headers=admin.headers)).json()["items"]
     assert [i["action"] for i in listed[:2]] == ["user.role_change", "user.create"]
 
