@@ -175,6 +175,18 @@ def live_hub(tmp_path_factory: pytest.TempPathFactory, edge_preview: str) -> Ite
 
 
 @pytest.fixture(scope="module")
+def small_queue_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    """A second hub whose websocket clients have an 8-message queue (`IOC_WS_QUEUE=8`), so a
+    500-event batch overflows it at once and the hub tells the wall it lagged."""
+    require_service("127.0.0.1", 5432, "PostgreSQL")
+    with scratch_database("web") as db_url:
+        with HubProcess.start(db_url, tmp_path_factory.mktemp("hub"), extra_env={"IOC_WS_QUEUE": "8"}) as hub:
+            site = seed_site_blocking(db_url, cameras=2, users=list(USERS.values()))
+            declare_cameras(hub.url, site)
+            yield LiveHub(url=hub.url, site=site, process=hub, _seq=itertools.count(1))
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium (the Debian package, never a downloaded build)."""
     if not shutil.which(CHROMIUM):

@@ -111,6 +111,24 @@ def test_wall_resumes_after_losing_its_connection(browser: Any, live_hub: LiveHu
     page.context.close()
 
 
+def test_wall_told_it_lagged_reloads_from_the_api(browser: Any, small_queue_hub: LiveHub) -> None:
+    page = login(browser, small_queue_hub, "operator", "/wall/1")
+    _wait_live(page)
+    # 500 events in one batch overflow the 8-message queue of this hub's clients at once.
+    burst = [small_queue_hub.event("count.line_crossing", "info", camera="cam-02", payload={"count": i})
+             for i in range(500)]
+    small_queue_hub.post_events(*burst)
+    # The hub skips ahead and says so; the wall reloads counters and the newest events.
+    expect(page.locator("#counter-total")).to_have_text("500", timeout=10_000)
+    assert page.evaluate("window.IOC.wall.lagged") >= 1
+    page.wait_for_selector(f"#feed li.ev[data-id='{burst[-1]['id']}']", timeout=5_000)
+    ids = page.eval_on_selector_all("#feed li.ev", "els => els.map(e => e.dataset.id)")
+    assert len(ids) == len(set(ids)) and len(ids) <= 60
+    _wait_live(page)
+    assert not page.js_errors, page.js_errors
+    page.context.close()
+
+
 def test_console_search_and_acknowledge_reaches_the_wall(
     browser: Any, live_hub: LiveHub, artifacts_dir: Path
 ) -> None:

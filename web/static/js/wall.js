@@ -21,6 +21,7 @@
     stream: null,
     beeper: new Beeper(),
     alarmTimer: null,
+    lagged: 0,               // system.lagged notices received (shown in devtools, used by tests)
   };
   // Filters of this display, from the page URL (?types=traffic.,security.&cameras=..&unit=..).
   const filters = page.filters || {};
@@ -383,7 +384,7 @@
         break;
       }
       case "system.camera_status": onCameraStatus(msg); break;
-      case "system.lagged": resync(); break;
+      case "system.lagged": state.lagged += 1; resync(); break;
       case "system.violation_decided": loadViolations(); break;
       default: break; // heartbeats only feed the watchdog
     }
