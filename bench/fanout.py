@@ -54,7 +54,7 @@ def _id_of(frame: str) -> str | None:
     return frame[7:43]
 
 
-async def _subscribe(ws_url: str, n: int, deflate: bool, ready: Any, stop: Any, out: Any) -> None:
+async def _subscribe(ws_url: str, n: int, ready: Any, stop: Any, out: Any) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosedOK
 
@@ -65,8 +65,8 @@ async def _subscribe(ws_url: str, n: int, deflate: bool, ready: Any, stop: Any, 
 
     async def open_one() -> Any:
         async with gate:
-            return await connect(ws_url, max_queue=None, ping_interval=None, open_timeout=60,
-                                 compression="deflate" if deflate else None)
+            # Offer permessage-deflate as every browser does (the hub may decline it).
+            return await connect(ws_url, max_queue=None, ping_interval=None, open_timeout=60, compression="deflate")
 
     sockets = await asyncio.gather(*(open_one() for _ in range(n)))
 
@@ -102,10 +102,9 @@ async def _subscribe(ws_url: str, n: int, deflate: bool, ready: Any, stop: Any, 
     out.put(({k: v.tobytes() for k, v in receipts.items()}, counts))
 
 
-def subscriber_process(ws_url: str, n: int, deflate: bool, ready: Any, stop: Any, out: Any) -> None:
-    """Entry point of the client process: `n` websockets until `stop` is set. With
-    `deflate` they offer permessage-deflate, as every browser does."""
-    asyncio.run(_subscribe(ws_url, n, deflate, ready, stop, out))
+def subscriber_process(ws_url: str, n: int, ready: Any, stop: Any, out: Any) -> None:
+    """Entry point of the client process: `n` websockets until `stop` is set."""
+    asyncio.run(_subscribe(ws_url, n, ready, stop, out))
 
 
 # ----------------------------------------------------------------- publisher
@@ -176,7 +175,6 @@ class Result:
     client_cores: float
     hub_cpu_s: float
     failed_posts: int
-    deflate: bool
 
     @property
     def hub_us_per_delivery(self) -> float:
@@ -192,13 +190,12 @@ class Result:
         return self.deliveries / self.seconds
 
 
-def measure(hub: HubProcess, site: Site, token: str, clients: int, rate: float, seconds: float, seq0: int,
-            deflate: bool = True) -> Result:
+def measure(hub: HubProcess, site: Site, token: str, clients: int, rate: float, seconds: float, seq0: int) -> Result:
     """One run: connect `clients`, stream for `seconds` (after a 2 s warm-up), collect."""
     ctx = mp.get_context("spawn")
     ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
     ws_url = hub.url.replace("http://", "ws://") + "/ws/events?token=" + token
-    proc = ctx.Process(target=subscriber_process, args=(ws_url, clients, deflate, ready, stop, out), daemon=True)
+    proc = ctx.Process(target=subscriber_process, args=(ws_url, clients, ready, stop, out), daemon=True)
     proc.start()
     try:
         if not ready.wait(timeout=120):
@@ -241,7 +238,7 @@ def measure(hub: HubProcess, site: Site, token: str, clients: int, rate: float, 
     return Result(clients=clients, rate=rate, seconds=span, events=len(sent), deliveries=deliveries,
                   lagged=counts["lagged"], closed=counts["closed"], p50_ms=pct(0.50), p99_ms=pct(0.99),
                   max_ms=latencies[-1] * 1000, hub_cores=hub_cpu / window, client_cores=client_cpu / window,
-                  hub_cpu_s=hub_cpu, failed_posts=failed_posts, deflate=deflate)
+                  hub_cpu_s=hub_cpu, failed_posts=failed_posts)
 
 
 def login_token(hub_url: str) -> str:
@@ -250,21 +247,19 @@ def login_token(hub_url: str) -> str:
     return response.json()["access_token"]
 
 
-def run(clients: list[int], rate: float, seconds: float, baseline_clients: int, no_deflate_row: bool) -> list[Result]:
-    """Baseline run, a run per subscriber count and optionally the largest without
-    permessage-deflate, all on one hub."""
-    plans = [(baseline_clients, True)] + [(n, True) for n in clients]
-    plans += [(max(clients), False)] if no_deflate_row else []
+def run(clients: list[int], rate: float, seconds: float, baseline_clients: int) -> list[Result]:
+    """Baseline run, then a run per subscriber count, all on one hub."""
+    plans = [baseline_clients, *clients]
     results = []
     with tempfile.TemporaryDirectory() as tmp, scratch_database("bench") as db_url:
         with HubProcess.start(db_url, Path(tmp) / "hub") as hub:
             site = seed_site_blocking(db_url, cameras=8, users=[USER])
             declare_cameras(hub.url, site)
             token = login_token(hub.url)
-            for index, (n, deflate) in enumerate(plans):
-                r = measure(hub, site, token, n, rate, seconds, seq0=1 + index * 10**7, deflate=deflate)
+            for index, n in enumerate(plans):
+                r = measure(hub, site, token, n, rate, seconds, seq0=1 + index * 10**7)
                 results.append(r)
-                print(f"{n:5d} subscribers{'' if deflate else ' (no deflate)'}: {r.deliveries:,}/{r.expected:,} "
+                print(f"{n:5d} subscribers: {r.deliveries:,}/{r.expected:,} "
                       f"deliveries ({r.deliveries_per_s:,.0f}/s), p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms, "
                       f"max {r.max_ms:.0f} ms, lagged notices {r.lagged}, failed POSTs {r.failed_posts}, "
                       f"CPU hub {r.hub_cores:.2f} / subscribers {r.client_cores:.2f} cores, "
@@ -274,19 +269,19 @@ def run(clients: list[int], rate: float, seconds: float, baseline_clients: int, 
 
 def report(results: list[Result]) -> str:
     """The markdown section for docs/benchmarks.md."""
-    rows = [[f"{r.clients:,}" + ("" if r.deflate else " (no deflate)"), f"{r.rate:.0f}", f"{r.events:,}",
+    rows = [[f"{r.clients:,}", f"{r.rate:.0f}", f"{r.events:,}",
              f"{r.deliveries:,} / {r.expected:,}", f"{r.deliveries_per_s:,.0f}", f"{r.p50_ms:.0f}",
              f"{r.p99_ms:.0f}", f"{r.max_ms:.0f}", r.lagged, r.failed_posts, f"{r.hub_cores:.2f}",
              f"{r.client_cores:.2f}", f"{r.hub_us_per_delivery:.1f}"]
             for r in results]
-    full = max((r for r in results if r.deflate), key=lambda r: r.clients)
+    full = max(results, key=lambda r: r.clients)
     verdict = "met" if full.p99_ms < 250 and full.deliveries == full.expected else "NOT met"
     need = full.hub_us_per_delivery * full.rate * full.clients / 1e6
     return (
         "Real hub process (`ioc hub`: uvicorn, 1 worker, in-memory broker; PostgreSQL on the same machine). An edge posts "
         f"the stream through `POST /api/v1/events` every {BATCH_EVERY_S * 1000:.0f} ms; subscribers are "
         "`websockets` clients in one separate asyncio process, logged in as an operator of the province, "
-        "offering permessage-deflate as browsers do (a row marked \"no deflate\" turns it off). "
+        "offering permessage-deflate as browsers do (`ioc hub` declines it). "
         "Latency = receipt at the subscriber − the moment the POST carrying the event was sent "
         "(so it includes HTTP, validation, the database commit and the fan-out). The first row is the baseline "
         "on the same hub in the same run.\n\n"
@@ -310,14 +305,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured stream length")
     parser.add_argument("--baseline-clients", type=int, default=10, help="subscribers of the baseline run")
-    parser.add_argument("--no-deflate-row", action="store_true",
-                        help="also measure the full run with subscribers that do not offer permessage-deflate")
     args = parser.parse_args()
     try:
         clients = [int(n) for n in args.clients.split(",")]
     except ValueError:
         parser.error("--clients must be numbers separated by commas")
-    results = run(clients, args.rate, args.seconds, args.baseline_clients, args.no_deflate_row)
+    results = run(clients, args.rate, args.seconds, args.baseline_clients)
     path = write_section("fanout", "Live fan-out: websocket subscribers on one hub", report(results))
     print(f"wrote {path}")
 
