@@ -82,6 +82,8 @@ class EdgeWorker:
         for name, messages in self.problems.cameras.items():
             for message in messages:
                 log.error("camera %s left out: %s", name, message)
+        if not self.site.hub.token:
+            log.error("hub.token is empty: the hub will refuse this edge (401); events wait in the outbox")
         if self.site.preview.enabled:
             cfg = self.site.preview
             self.preview = MjpegServer(cfg.host, cfg.port).start()
