@@ -174,3 +174,26 @@ def test_login_page_speaks_the_language_of_the_page_asked_for(
     if cookie:
         client.cookies.set("ioc_lang", cookie)
     assert f'<html lang="{expected}">' in client.get("/login", params=query).text
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"types": "traffic.,security."}, {"types": "traffic.,security."}),
+        ({"types": "Traffic."}, {}),  # types are lower-case
+        ({"types": "traffic.;DROP TABLE events"}, {}),
+        ({"cameras": "cam-01,cam-02", "unit": "26734"}, {"cameras": "cam-01,cam-02", "unit": "26734"}),
+        ({"cameras": "cam 01"}, {}),
+        ({"unit": "x" * 65}, {}),
+        ({"unit": "  26734 "}, {"unit": "26734"}),
+        ({"other": "1", "lang": "en"}, {}),
+    ],
+)
+def test_wall_filters(params: dict[str, str], expected: dict[str, str]) -> None:
+    assert pages.wall_filters(params) == expected
+
+
+def test_type_options_lists_families_first() -> None:
+    options = pages.type_options()
+    assert options[:5] == ["camera.", "count.", "security.", "system.", "traffic."]
+    assert "traffic.red_light" in options and all(not o.startswith("type.") for o in options)
