@@ -56,7 +56,7 @@ class PipelineStats:
 
 
 class CameraPipeline:
-    """Runs one camera from capture to events in two threads (capture, analysis).
+    """Runs one camera from capture to events in three threads (capture, analysis, clips).
 
     Example::
 
@@ -164,8 +164,10 @@ class CameraPipeline:
                 continue
             if frame.mono < next_due:
                 continue  # not due yet: this camera runs at detect_fps, not at the source rate
-            if next_due and frame.mono - next_due > interval:
-                self.stats.missed += int((frame.mono - next_due) / interval)
+            behind = frame.mono - next_due if next_due else 0.0
+            # A gap of seconds is the source's (a reconnect), not slots this pipeline missed.
+            if interval < behind <= max(2.0, 4 * interval):
+                self.stats.missed += int(behind / interval)
             next_due = max(next_due + interval, frame.mono - interval / 2)
             try:
                 self._analyse(frame)
