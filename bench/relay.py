@@ -151,6 +151,57 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# --------------------------------------------------------------------------- publisher process
+class SharedTimes:
+    """Send time per frame index, shared with the publisher process (0.0 = not sent yet)."""
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    def __setitem__(self, index: int, value: float) -> None:
+        self.array[index] = value
+
+    def __getitem__(self, index: int) -> float:
+        return self.array[index]
+
+    def __contains__(self, index: object) -> bool:
+        return isinstance(index, int) and 0 <= index < len(self.array) and self.array[index] > 0
+
+    def get(self, index: int, default: float | None = None) -> float | None:
+        return self.array[index] if index in self else default
+
+
+def _publisher_main(url: str, join_token: str, packets: list[bytes], array: Any) -> None:
+    """The publisher in its own process, so a busy subscriber process cannot delay it."""
+    os.sched_setaffinity(0, {1 % os.cpu_count()})
+    logging.basicConfig(level=logging.WARNING)
+
+    async def run() -> None:
+        from conferencing.client import RelayClient
+        from conferencing.pattern import EncodedPatternTrack
+
+        def publish() -> list:
+            track = EncodedPatternTrack(packets, fps=FPS)
+            track.sent = SharedTimes(array)  # type: ignore[assignment]
+            return [(None, track)]
+
+        client = RelayClient(url, join_token, publish=publish, slots=[], name="publisher")
+        await client.start()
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+def start_publisher(url: str, join_token: str, packets: list[bytes]) -> tuple[Any, SharedTimes]:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    array = ctx.Array("d", len(packets), lock=False)
+    proc = ctx.Process(target=_publisher_main, args=(url, join_token, packets, array), daemon=True)
+    proc.start()
+    return proc, SharedTimes(array)
+
+
 # --------------------------------------------------------------------------- endpoints
 class TapCounter:
     """A subscriber that never decodes: counts reassembled frames and checks VP8 frame tags."""
@@ -310,24 +361,16 @@ async def fanout_run(mode: str, packets: list[bytes], steps: list[int], window: 
     url = f"ws://127.0.0.1:{port}/ws"
     rows: list[dict] = []
     subs: list[tuple[Any, TapCounter]] = []
-    holder: dict[str, EncodedPatternTrack] = {}
-
-    def publish() -> list:
-        # A reconnecting publisher keeps one table of send times, shared with the subscribers.
-        track = EncodedPatternTrack(packets, fps=FPS)
-        if "track" in holder:
-            track.sent = holder["track"].sent
-        holder["track"] = track
-        return [(None, track)]
-
     lookup = {p: i for i, p in enumerate(packets)}
+    publisher = None
     try:
         await wait_port(port)
-        pub = RelayClient(url, token("pub", "chair", pub=True), publish=publish, slots=[], name="pub")
-        await pub.start()
-        await pub.wait_connected(20)
+        publisher, sent = start_publisher(url, token("pub", "chair", pub=True), packets)
+        deadline = time.monotonic() + 30
+        while not sent.get(0) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
-        probe = Probe(holder["track"].sent)
+        probe = Probe(sent)  # type: ignore[arg-type]
         probe_client = RelayClient(url, token("probe", "viewer"), slots=["chair"], receive_audio=False,
                                    on_track=probe.on_track, name="probe", reconnect=False)
         await probe_client.start()
@@ -339,7 +382,7 @@ async def fanout_run(mode: str, packets: list[bytes], steps: list[int], window: 
         idle = (cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
         for n in steps:
             subs += await join_many(url, n - len(subs), len(subs), slots=["chair"], timeout=30,
-                                    lookup=lookup, sent=holder["track"].sent)
+                                    lookup=lookup, sent=sent)  # type: ignore[arg-type]
             steady = await settle(subs)
             counts = [c.frames for _, c in subs]
             probe.latencies.clear()
@@ -374,8 +417,10 @@ async def fanout_run(mode: str, packets: list[bytes], steps: list[int], window: 
         for client, _ in subs:
             await client.stop()
         await probe_client.stop()
-        await pub.stop()
     finally:
+        if publisher is not None:
+            publisher.terminate()
+            publisher.join(10)
         proc.terminate()
         proc.wait(10)
     return rows
@@ -393,36 +438,30 @@ async def cascade_run(districts: int, totals: list[int], window: float, packets:
         procs[f"district{i + 1}"] = spawn_relay("forward", port, 0, unit=f"d{i + 1}", parent=f"ws://127.0.0.1:{p_port}/ws")
     rows: list[dict] = []
     subs: list[tuple[Any, TapCounter]] = []
+    publisher = None
     try:
         for port in [p_port, *d_ports]:
             await wait_port(port)
         await asyncio.sleep(1.5)  # districts link up
-        holder: dict[str, EncodedPatternTrack] = {}
-
-        def publish() -> list:
-            track = EncodedPatternTrack(packets, fps=FPS)
-            if "track" in holder:
-                track.sent = holder["track"].sent
-            holder["track"] = track
-            return [(None, track)]
-
         lookup = {p: i for i, p in enumerate(packets)}
-        pub = RelayClient(f"ws://127.0.0.1:{p_port}/ws", token("chair", "chair", pub=True),
-                          publish=publish, slots=[], name="chair")
-        await pub.start()
-        await pub.wait_connected(20)
+        publisher, sent = start_publisher(f"ws://127.0.0.1:{p_port}/ws", token("chair", "chair", pub=True), packets)
+        deadline = time.monotonic() + 30
+        while not sent.get(0) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
         for total in totals:
             # Round-robin over the districts, joined in parallel batches per district.
             need = total - len(subs)
             share = [need // districts + (1 if i < need % districts else 0) for i in range(districts)]
             for i, count in enumerate(share):
                 subs += await join_many(f"ws://127.0.0.1:{d_ports[i]}/ws", count, len(subs), slots=["chair"],
-                                        timeout=30, lookup=lookup, sent=holder["track"].sent)
+                                        timeout=30, lookup=lookup, sent=sent)  # type: ignore[arg-type]
             steady = await settle(subs) if subs else True
             counts = [c.frames for _, c in subs]
             for _, c in subs:
                 c.latencies.clear()
             ports = {"province": p_port, **{f"district{i + 1}": port for i, port in enumerate(d_ports)}}
+            # Only the province has the chair's stream as a local publisher; districts get it on their link.
+            ports = {"province": p_port}
             in0 = {name: await ingress_frames("forward", port) for name, port in ports.items()}
             before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
             t0, me0 = time.monotonic(), cpu_seconds(os.getpid())
@@ -442,15 +481,17 @@ async def cascade_run(districts: int, totals: list[int], window: float, packets:
             rows.append(row)
             cpus = " ".join(f"{k}={v*100:.1f}%" for k, v in cpu.items())
             print(f"cascade E={total:3d} {cpus} fps mean={row['fps_mean']:.1f} min={row['fps_min']:.1f} "
-                  f"latency={row['tap_ms']:.1f} ms in=" + ",".join(f"{v:.0f}" for v in ingress.values()) + " "
+                  f"latency={row['tap_ms']:.1f} ms chair in={ingress['province']:.1f}fps "
                   f"<20fps={row['below_20fps']}", flush=True)
             if row["fps_mean"] < FPS * 0.5:
                 print("cascade: endpoints get less than half the frame rate; stopping here", flush=True)
                 break
         for client, _ in subs:
             await client.stop()
-        await pub.stop()
     finally:
+        if publisher is not None:
+            publisher.terminate()
+            publisher.join(10)
         for p in procs.values():
             p.terminate()
             p.wait(10)
