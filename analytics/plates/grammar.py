@@ -65,18 +65,20 @@ SPECIAL_LETTERS = "".join(sorted(set("".join(SPECIAL_SERIES))))
 
 # Position-based look-alikes: (replacement, weight). The recogniser's probability for a
 # character of the wrong class counts towards its look-alike times the weight: strong
-# pairs (same shape in plate lettering) nearly fully, weak pairs a little.
+# pairs (same shape in plate lettering) nearly fully, weak pairs a little. STRONG was measured on
+# bench.plates: 0.85 read one more plate of 300 than 0.7, with no misread in either.
+STRONG = 0.85
 TO_DIGIT: dict[str, tuple[str, float]] = {
-    "O": ("0", 0.8), "D": ("0", 0.7), "Q": ("0", 0.5), "U": ("0", 0.3), "C": ("0", 0.3),
-    "I": ("1", 0.8), "L": ("1", 0.5), "J": ("1", 0.3), "T": ("1", 0.4),
-    "Z": ("2", 0.7), "S": ("5", 0.7), "B": ("8", 0.7), "G": ("6", 0.7), "A": ("4", 0.4),
+    "O": ("0", STRONG), "D": ("0", STRONG), "Q": ("0", 0.5), "U": ("0", 0.3), "C": ("0", 0.3),
+    "I": ("1", STRONG), "L": ("1", 0.5), "J": ("1", 0.3), "T": ("1", 0.4),
+    "Z": ("2", STRONG), "S": ("5", STRONG), "B": ("8", STRONG), "G": ("6", STRONG), "A": ("4", 0.4),
     "E": ("8", 0.3), "Y": ("7", 0.3),
 }
 TO_LETTER: dict[str, tuple[str, float]] = {
-    "0": ("D", 0.7), "1": ("T", 0.4), "2": ("Z", 0.7), "4": ("A", 0.4), "5": ("S", 0.7),
-    "6": ("G", 0.7), "7": ("T", 0.3), "8": ("B", 0.7), "3": ("B", 0.3),
+    "0": ("D", STRONG), "1": ("T", 0.4), "2": ("Z", STRONG), "4": ("A", 0.4), "5": ("S", STRONG),
+    "6": ("G", STRONG), "7": ("T", 0.3), "8": ("B", STRONG), "3": ("B", 0.3),
     # letters never used in a series, read where a series letter belongs
-    "O": ("D", 0.7), "Q": ("D", 0.5), "W": ("V", 0.5), "I": ("T", 0.3), "J": ("U", 0.3),
+    "O": ("D", STRONG), "Q": ("D", 0.5), "W": ("V", 0.5), "I": ("T", 0.3), "J": ("U", 0.3),
 }
 BORDER_LOOKALIKES = "1IL"
 EDGE_DELETION_PRIOR = 0.7

@@ -109,10 +109,10 @@ class RapidOCRPlateReaderConfig(ConfigModel):
     )
     det_box_thresh: float = Field(0.5, ge=0.05, le=0.95, description="text detector's box score threshold")
     threads: int = Field(1, ge=1, le=16, description="ONNX Runtime intra-op threads per model")
-    locator: Literal["text", "contour", "contour_then_text"] = Field(
+    locator: Literal["text", "contour", "text_then_contour", "contour_then_text"] = Field(
         "text",
-        description="how plates are found: PaddleOCR's text detector, a morphology finder, or the finder "
-        "with the detector as fallback when it reads nothing",
+        description="how plates are found: PaddleOCR's text detector, a morphology finder, or one of them "
+        "with the other as fallback when it reads nothing",
     )
     widen_retry: bool = Field(
         True, description="when nothing is read, look again with every text row one character longer at both ends"
@@ -154,12 +154,15 @@ class RapidOCRPlateReader:
     def read(self, crop: np.ndarray) -> PlateReading:
         """Find and read the plate in ``crop`` (BGR uint8)."""
         crop = _validate_crop(crop)
-        if self.config.locator == "text":
-            return self._read_or_widen(crop, self._text_hypotheses(crop))
-        reading = self._read_or_widen(crop, from_blocks(crop, find_text_blocks(crop)))
-        if reading.read or self.config.locator == "contour":
-            return reading
-        return self._read_or_widen(crop, self._text_hypotheses(crop))
+        best = PlateReading(text=None, confidence=0.0)
+        for stage in self.config.locator.split("_then_"):
+            hyps = self._text_hypotheses(crop) if stage == "text" else from_blocks(crop, find_text_blocks(crop))
+            reading = self._read_or_widen(crop, hyps)
+            if reading.read:
+                return reading
+            if reading.confidence > best.confidence or not best.candidates:
+                best = reading
+        return best
 
     def _read_or_widen(self, crop: np.ndarray, hyps: list[Hypothesis]) -> PlateReading:
         reading = self._read(crop, hyps)

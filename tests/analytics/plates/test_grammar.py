@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.plates.exceptions import PlateFormatError
-from analytics.plates.grammar import SPECIAL_SERIES, correct_rows, is_valid_plate, merge_rows, normalise, parse_plate
+from analytics.plates.grammar import SPECIAL_SERIES, STRONG, correct_rows, is_valid_plate, merge_rows, normalise, parse_plate
 from analytics.plates.provinces import CURRENT_PROVINCES, PROVINCES, codes_of, province_for
 
 
@@ -157,8 +157,8 @@ def test_correct_rows_uses_model_probabilities_by_position() -> None:
     rows = [[[("5", 0.99)], [("1", 0.98)], [("8", 0.6), ("B", 0.39)]] + [[(d, 0.97)] for d in "12345"]]
     best = correct_rows(rows)
     assert best[0][0].text == "51B-123.45"
-    # B scores its own 0.39 plus 8's 0.6 at the look-alike weight 0.7
-    assert best[0][1] == pytest.approx(0.99 * 0.98 * (0.39 + 0.6 * 0.7) * 0.97**5, rel=1e-3)
+    # B scores its own 0.39 plus 8's 0.6 at the strong look-alike weight
+    assert best[0][1] == pytest.approx(0.99 * 0.98 * (0.39 + 0.6 * STRONG) * 0.97**5, rel=1e-3)
     assert [s for _p, s in best] == sorted((s for _p, s in best), reverse=True)
 
 
