@@ -42,5 +42,8 @@ def _register_all() -> None:
 def main() -> None:
     """Entry point of the `ioc` console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Per-request and per-command chatter of libraries drowns what an operator needs to see.
+    for noisy in ("httpx", "httpcore", "pgserver", "aioice", "aiortc"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     _register_all()
     app()
