@@ -155,32 +155,37 @@ def _copy_json(value: Any) -> str:
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
-def _copy_text(rows: list[tuple[str, ...]]) -> bytes:
-    """Rows in COPY text format. Formatted here because psycopg's per-row `write_row`
-    costs more than the database work for a 500-event batch. Only JSON columns can hold
-    characters COPY must escape (`_copy_json`): ids, codes and types are pattern-checked
-    by `ioc.common.Event`, and no value is NULL."""
-    return "".join("\t".join(row) + "\n" for row in rows).encode()
+@dataclass(slots=True)
+class _Prepared:
+    """One event made ready for storage before the ingest lock is taken, so that the
+    lock is held only for database work: its COPY line without the receive sequence and
+    the completeness flag (both known only under the lock), its evidence link lines
+    and its live frame."""
+
+    index: int
+    event: Event
+    copy_middle: str
+    evidence_lines: str
+    frame: str
 
 
-def _event_rows(new: list[tuple[int, Event]], stored: dict[uuid.UUID, int], present: set[str]) -> list[tuple[str, ...]]:
-    rows = []
-    for _, e in new:
+def _prepare(good: list[tuple[int, Event]]) -> list[_Prepared]:
+    # COPY text format: only the JSON columns can hold characters COPY escapes
+    # (`_copy_json`); ids, codes and types are pattern-checked by `ioc.common.Event`,
+    # and no value is NULL. Formatted here because psycopg's per-row `write_row` costs
+    # more than the database work for a 500-event batch.
+    prepared = []
+    for index, e in good:
+        event_id, ts = str(e.id), e.ts.isoformat()
         evidence = [{"sha256": r.sha256, "kind": r.kind, "mime": r.mime} for r in e.evidence]
-        complete = all(r.sha256 in present for r in e.evidence)
-        rows.append((
-            str(stored[e.id]), str(e.id), e.edge, str(e.seq), e.camera, e.unit, e.type, e.severity, e.ts.isoformat(),
-            _copy_json(e.payload), _copy_json(evidence), "t" if complete else "f",
-        ))
-    return rows
-
-
-def _evidence_rows(new: list[tuple[int, Event]]) -> list[tuple[str, ...]]:
-    rows = []
-    for _, e in new:
-        for sha, kind in {r.sha256: r.kind for r in e.evidence}.items():  # one row per file per event
-            rows.append((str(e.id), e.ts.isoformat(), sha, _copy_json(kind)[1:-1], e.unit))
-    return rows
+        middle = "\t".join((event_id, e.edge, str(e.seq), e.camera, e.unit, e.type, e.severity, ts,
+                            _copy_json(e.payload), _copy_json(evidence)))
+        links = "".join(
+            f"{event_id}\t{ts}\t{sha}\t{_copy_json(kind)[1:-1]}\t{e.unit}\n"
+            for sha, kind in {r.sha256: r.kind for r in e.evidence}.items()  # one row per file per event
+        )
+        prepared.append(_Prepared(index, e, middle, links, e.model_dump_json()))
+    return prepared
 
 
 async def ingest(conn: AsyncConnection, edge: Edge, raw: list[Any], *, publish: Publish) -> IngestResult:
@@ -202,34 +207,38 @@ async def store(
     if not good:
         result.rejected.sort(key=lambda r: r.index)
         return result
+    batch = _prepare(good)
+    ids = ",".join(str(e.id) for _, e in good)
+    times = ",".join(e.ts.isoformat() for _, e in good)
+    wanted = ",".join(sorted({r.sha256 for _, e in good for r in e.evidence}))
     await conn.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK,))
     try:
         async with conn.transaction():
-            ids = ",".join(str(e.id) for _, e in good)
-            times = ",".join(e.ts.isoformat() for _, e in good)
             cur = await conn.execute(_KEYS, (ids, times))
             stored: dict[uuid.UUID, int] = {row["id"]: row["rx_seq"] for row in await cur.fetchall()}
-            new = [(i, e) for i, e in good if e.id in stored]
+            new = [p for p in batch if p.event.id in stored]
             if new:
-                wanted = sorted({r.sha256 for _, e in new for r in e.evidence})
                 present: set[str] = set()
-                if wanted:
+                if wanted:  # under the lock: evidence arrival takes it too
                     cur = await conn.execute(
-                        "SELECT sha256 FROM evidence_files WHERE sha256 = ANY(string_to_array(%s, ','))",
-                        (",".join(wanted),),
+                        "SELECT sha256 FROM evidence_files WHERE sha256 = ANY(string_to_array(%s, ','))", (wanted,)
                     )
                     present = {row["sha256"] for row in await cur.fetchall()}
-                async with conn.cursor() as cur:
-                    async with cur.copy(_COPY_EVENTS) as copy:
-                        await copy.write(_copy_text(_event_rows(new, stored, present)))
-                    evidence_rows = _evidence_rows(new)
-                    if evidence_rows:
-                        async with cur.copy(_COPY_EVIDENCE) as copy:
-                            await copy.write(_copy_text(evidence_rows))
+                lines = "".join(
+                    f"{stored[p.event.id]}\t{p.copy_middle}\t"
+                    f"{'t' if all(r.sha256 in present for r in p.event.evidence) else 'f'}\n"
+                    for p in new
+                )
+                links = "".join(p.evidence_lines for p in new)
+                async with conn.cursor() as copy_cur:
+                    async with copy_cur.copy(_COPY_EVENTS) as copy:
+                        await copy.write(lines.encode())
+                    if links:
+                        async with copy_cur.copy(_COPY_EVIDENCE) as copy:
+                            await copy.write(links.encode())
         messages = [
-            LiveMessage(stored[e.id], e.type, e.camera, tuple(scopes[e.unit]), e.model_dump_json())
-            for _, e in sorted(good, key=lambda pair: stored.get(pair[1].id, 0))
-            if e.id in stored
+            LiveMessage(stored[p.event.id], p.event.type, p.event.camera, tuple(scopes[p.event.unit]), p.frame)
+            for p in sorted(new, key=lambda p: stored[p.event.id])
         ]
         try:
             await publish(messages)
