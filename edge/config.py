@@ -18,6 +18,7 @@ from pydantic import Field, TypeAdapter, ValidationError, field_validator, model
 from analytics.detectors import DetectorConfig, MotionConfig, YoloxConfig
 from analytics.plates.reader import RapidOCRPlateReaderConfig
 from analytics.scene import SceneConfig
+from edge.evidence.signal_feed import SignalFeedConfig
 from edge.evidence.packager import EvidenceConfig
 from edge.exceptions import ConfigError
 from edge.yamlmarks import load_yaml, locate
@@ -163,6 +164,8 @@ class SiteConfig(ConfigModel):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
     violations: ViolationSettings = Field(default_factory=ViolationSettings)
+    signals: SignalFeedConfig = Field(default_factory=SignalFeedConfig,
+                                      description="traffic signal controller feeds (MQTT topic, HTTP POST) for red-light rules")
     cameras: list[CameraConfig] = Field(default_factory=list, max_length=256, description="the site's cameras")
 
     @model_validator(mode="after")

@@ -23,6 +23,7 @@ from analytics.exceptions import AnalyticsError
 from edge.batching import DetectorService, SharedDetector
 from edge.config import CameraConfig, SiteConfig, SiteProblems
 from edge.delivery import Delivery
+from edge.evidence.signal_feed import SignalFeeds
 from edge.evidence.violations import FinishedViolation, ViolationEvidence
 from edge.exceptions import OutboxError
 from edge.heartbeat import Heartbeat
@@ -60,6 +61,7 @@ class EdgeWorker:
         self.hub = HubClient(site.hub.url, site.hub.token, site.hub.timeout_s)
         d = site.delivery
         self.violations = self._violations()
+        self.signals = SignalFeeds(site.signals)
         self.heartbeat = Heartbeat(self.hub, [self._declaration(c) for c in site.cameras], self.heartbeat_body,
                                    interval_s=site.hub.heartbeat_s, backoff_max_s=d.backoff_max_s,
                                    public_key_b64=self.violations.key.public_key_b64 if self.violations else None)
@@ -103,6 +105,8 @@ class EdgeWorker:
                                                        self.violations)
         if self.violations is not None:
             self.violations.start(self._violation_done)
+        # Signal states must be flowing before the first frame reaches a red-light rule.
+        self.signals.start()
         for pipe in self.pipelines.values():
             pipe.start()
         self.delivery.start()
@@ -116,6 +120,7 @@ class EdgeWorker:
         """Stop cameras first (their last events reach the outbox), then the rest."""
         for pipe in self.pipelines.values():
             pipe.stop()
+        self.signals.stop()
         if self.violations is not None:
             self.violations.stop()  # finishes what is pending with the clip the rings hold
         self.heartbeat.stop()
