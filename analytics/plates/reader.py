@@ -6,7 +6,8 @@ which runs the PaddleOCR detector and recogniser shipped in RapidOCR's wheel:
 
 1. the text detector finds text lines in the crop (scaled to ``det_side``) and
    `locate.from_text_lines` groups them into plate hypotheses of one or two
-   rows (``locator="contour"`` uses a morphology finder instead, see `locate`);
+   rows; when that reads nothing, a morphology plate finder gets its turn
+   (``locator``, see `locate`; the order was chosen on `bench.plates`);
 2. hypotheses are kept loose on purpose: the grammar decides which one is a plate;
 3. every line is recognised once, keeping per-character probabilities;
 4. `grammar.correct_rows` turns each hypothesis into valid plates with scores
@@ -110,7 +111,7 @@ class RapidOCRPlateReaderConfig(ConfigModel):
     det_box_thresh: float = Field(0.5, ge=0.05, le=0.95, description="text detector's box score threshold")
     threads: int = Field(1, ge=1, le=16, description="ONNX Runtime intra-op threads per model")
     locator: Literal["text", "contour", "text_then_contour", "contour_then_text"] = Field(
-        "text",
+        "text_then_contour",
         description="how plates are found: PaddleOCR's text detector, a morphology finder, or one of them "
         "with the other as fallback when it reads nothing",
     )
