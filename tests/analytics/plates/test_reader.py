@@ -72,7 +72,9 @@ def test_below_threshold_is_unread_but_keeps_candidates(reader: RapidOCRPlateRea
     reading = strict.read(sample.image)
     assert reading.text is None and not reading.read and reading.plate is None
     assert reading.to_payload()["plate"] is None and reading.to_payload()["plate_province"] is None
-    assert [c.text for c in reading.candidates] == [c.text for c in seen.candidates]
+    # the retries (wider rows, the contour finder) ran too, and still found the truth best, below the bar
+    assert reading.candidates[0].text == "51F-123.45"
+    assert reading.candidates[0].confidence < above.min_confidence
 
 
 def test_blurred_past_reading_is_unread_not_guessed(reader: RapidOCRPlateReader, frames: list[np.ndarray]) -> None:
