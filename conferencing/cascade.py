@@ -196,7 +196,8 @@ class ParentLink:
             chair=state.get("chair"),
             spotlight=state.get("spotlight"),
             hands=list(state.get("hands", [])),
-            muted={m: "parent" for m in state.get("muted", [])},
+            # Who muted whom matters (a participant may undo only its own mute).
+            muted={m: str((state.get("muted_by") or {}).get(m, "parent")) for m in state.get("muted", [])},
             ended=bool(state.get("ended")),
         )
 

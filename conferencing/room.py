@@ -527,6 +527,7 @@ class Room:
             "spotlight": ctl.spotlight,
             "hands": list(ctl.hands),
             "muted": sorted(ctl.muted),
+            "muted_by": dict(sorted(ctl.muted.items())),
             "participants": [m.public() for m in sorted(self.members.values(), key=lambda m: m.joined)],
             "ended": ctl.ended,
         }
