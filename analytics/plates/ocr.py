@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import cv2
@@ -26,7 +25,6 @@ import numpy as np
 from analytics.plates.exceptions import PlateModelError
 from analytics.plates.grammar import CharChoices
 
-log = logging.getLogger(__name__)
 
 PLATE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-."
 OTHER = "?"
