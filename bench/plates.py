@@ -204,6 +204,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only, leave docs/benchmarks.md alone")
     args = parser.parse_args()
 
+    missing = [v for v in VIDEOS if not (DATA / v).exists()]
+    if missing:
+        raise SystemExit(f"real frames needed: {', '.join(missing)} not in {DATA} (see shared/data/README.md)")
     t0 = time.perf_counter()
     samples = dataset(args.plates, args.negatives, JUNCTION, seed=2026)
     stress = dataset(args.stress, 0, STRESS, seed=7) if args.stress else []
