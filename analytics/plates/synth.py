@@ -20,7 +20,6 @@ the stop line and check the reader on them (see docs/plates.md).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -310,10 +309,3 @@ def video_frames(path: str | Path, count: int, rng: np.random.Generator) -> list
         return frames
     finally:
         cap.release()
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of a BGR image (handy for saving samples to look at)."""
-    buf = io.BytesIO()
-    Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)).save(buf, format="PNG")
-    return buf.getvalue()
