@@ -41,10 +41,12 @@ class Env:
 
     async def client(self, name: str, relay: Relay, role: str = "participant", colour=None, slots=("chair", "spotlight"),
                      url: str | None = None) -> RelayClient:
+        codec = relay.config.video_codec
         self.watchers[name] = FrameWatcher(name)
         client = RelayClient(url or relay.url, token(name, role, pub=colour is not None, unit=relay.config.unit),
                              publish=_pattern(colour) if colour else None, slots=list(slots), receive_audio=False,
-                             on_track=self.watchers[name].on_track, name=name, reconnect_max_s=0.5)
+                             on_track=self.watchers[name].on_track, name=name, reconnect_max_s=0.5,
+                             video_codec=codec)
         self.clients.append(client)
         await client.start()
         await client.wait_connected(20)
@@ -74,11 +76,12 @@ async def _eventually(predicate, timeout: float = 10) -> None:
     raise AssertionError("condition not reached")
 
 
-async def test_four_tier_relay_chain(env: Env) -> None:
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_four_tier_relay_chain(env: Env, codec: str) -> None:
     """province → district → commune relay → endpoint: media both ways, actions up, state down."""
-    province = await env.relay("26")
-    district = await env.relay("744", province)
-    commune = await env.relay("26734", district)
+    province = await env.relay("26", video_codec=codec)
+    district = await env.relay("744", province, video_codec=codec)
+    commune = await env.relay("26734", district, video_codec=codec)
     chair = await env.client("chair", province, "chair", RED, slots=("spotlight",))
     e1 = await env.client("e1", commune, "participant", GREEN)
     await env.watchers["e1"].wait_for(0, RED, timeout=20)  # chair, three relays down
@@ -173,3 +176,32 @@ async def test_recording_of_the_floor(env: Env, tmp_path: Path) -> None:
     assert len(frames) > 10
     colour, _ = read_pattern(frames[-1])
     assert colour_close(colour, RED)
+
+
+async def test_chair_mutes_a_participant_of_a_child_relay(env: Env) -> None:
+    from aiortc.mediastreams import AudioStreamTrack
+
+    province = await env.relay("26")
+    district = await env.relay("744", province)
+    chair = await env.client("chair", province, "chair", RED, slots=())
+    speaker = RelayClient(district.url, token("e1", unit="744"), publish=lambda: [(AudioStreamTrack(), None)], slots=[],
+                          name="e1")
+    env.clients.append(speaker)
+    await speaker.start()
+    await speaker.wait_connected(20)
+    viewer = RelayClient(province.url, token("v", "viewer", pub=False), slots=["participant:e1"], name="v")
+    env.clients.append(viewer)
+    await viewer.start()
+    await viewer.wait_connected(20)
+    listener = province.rooms["m-1"].sessions["v"].slots[0].audio
+    await _eventually(lambda: listener.forwarded > 20, timeout=15)  # e1's audio comes up through the district
+    await chair.send({"type": "mute", "participant": "e1"})
+    await _eventually(lambda: speaker.state and speaker.state["muted"] == ["e1"])
+    fan = district.rooms["m-1"].sessions["e1"].pairs[0].audio
+    assert fan.enabled is False  # enforced where the source is, one tier down
+    await asyncio.sleep(0.3)
+    before = listener.forwarded
+    await asyncio.sleep(1.0)
+    assert listener.forwarded - before <= 2
+    await speaker.send({"type": "mute", "participant": "e1", "muted": False, "id": "x"})
+    await _eventually(lambda: any(e.get("id") == "x" and e["code"] == "forbidden" for e in speaker.errors))
