@@ -353,8 +353,8 @@ async def settle(subs: list[tuple[Any, TapCounter]], limit_s: float = 12.0) -> b
 
 # --------------------------------------------------------------------------- part 1
 async def fanout_run(mode: str, packets: list[bytes], steps: list[int], window: float, relay_cpu: int) -> list[dict]:
+    """One relay process, one publisher process, subscribers added step by step; one row per step."""
     from conferencing.client import RelayClient
-    from conferencing.pattern import EncodedPatternTrack
 
     port = free_port()
     proc = spawn_relay(mode, port, relay_cpu)
@@ -428,8 +428,7 @@ async def fanout_run(mode: str, packets: list[bytes], steps: list[int], window: 
 
 # --------------------------------------------------------------------------- part 2
 async def cascade_run(districts: int, totals: list[int], window: float, packets: list[bytes]) -> list[dict]:
-    from conferencing.client import RelayClient
-    from conferencing.pattern import EncodedPatternTrack
+    """Province + district relay processes, the chair at the province, communes added step by step."""
 
     p_port = free_port()
     procs = {"province": spawn_relay("forward", p_port, 0, unit="province")}
@@ -564,7 +563,7 @@ def report(fan: list[dict], direct_ms: float, direct_tap_ms: float, cascade: lis
         "",
         f"- Held at full frame rate with probe latency under 250 ms in this run, with the share of the core "
         f"other jobs left: forwarding **{held(fw)}** subscribers, MediaRelay re-encoding **{held(mr)}**.",
-        f"- Delivered/received (relay egress per subscriber over its ingress): "
+        "- Delivered/received (relay egress per subscriber over its ingress): "
         + ", ".join(f"N={r['n']}: {r['fps_mean'] / r['ingress_fps']:.2f}" for r in fw if r["ingress_fps"] > 1)
         + " — where the ratio is about 1 the relay forwarded every frame it got, and the frame-rate shortfall or "
         "burst comes from the publisher's process (starved on the shared CPU), not from forwarding.",
