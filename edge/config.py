@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from analytics.detectors import DetectorConfig, MotionConfig, YoloxConfig
-from analytics.plates.reader import RapidOCRPlateReaderConfig
+from analytics.plates.reader import PlateReaderConfig, RapidOCRPlateReaderConfig
 from analytics.scene import SceneConfig
 from edge.evidence.signal_feed import SignalFeedConfig
 from edge.evidence.packager import EvidenceConfig
@@ -106,7 +106,7 @@ class ViolationSettings(ConfigModel):
 
     enabled: bool = Field(True, description="package violations with signed evidence")
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig, description="clip span, image sizes, captions")
-    plates: RapidOCRPlateReaderConfig | None = Field(
+    plates: PlateReaderConfig | None = Field(  # type: ignore[valid-type]
         default_factory=RapidOCRPlateReaderConfig,
         description="plate reader for rules that wish for `plate` evidence; null: no plate reading")
 
