@@ -117,15 +117,16 @@ class YoloxDetector(Detector):
         r = min(ih / h, iw / w)
         nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
         # Per-thread buffers: no page faults from fresh 2 MB allocations on every frame,
-        # and several camera threads may share this detector safely.
+        # and several camera threads may share this detector safely. The padding is
+        # written once per frame size; each frame converts only its own image area.
         bufs = self._buffers
-        if not hasattr(bufs, "canvas"):
-            bufs.canvas = np.empty((ih, iw, 3), dtype=np.uint8)
-            bufs.tensor = np.empty((1, 3, ih, iw), dtype=np.float32)
-        canvas, tensor = bufs.canvas, bufs.tensor
-        canvas[...] = PAD_VALUE
-        cv2.resize(frame, (nw, nh), dst=canvas[:nh, :nw], interpolation=cv2.INTER_LINEAR)
-        np.copyto(tensor[0], canvas.transpose(2, 0, 1), casting="unsafe")
+        if getattr(bufs, "size", None) != (nh, nw):
+            bufs.tensor = np.full((1, 3, ih, iw), PAD_VALUE, dtype=np.float32)
+            bufs.small = np.empty((nh, nw, 3), dtype=np.uint8)
+            bufs.size = (nh, nw)
+        tensor, small = bufs.tensor, bufs.small
+        cv2.resize(frame, (nw, nh), dst=small, interpolation=cv2.INTER_LINEAR)
+        np.copyto(tensor[0, :, :nh, :nw], small.transpose(2, 0, 1), casting="unsafe")
         return tensor, r
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
@@ -137,21 +138,28 @@ class YoloxDetector(Detector):
 
     def postprocess(self, raw: np.ndarray, scale: float, frame_hw: tuple[int, int]) -> Detections:
         """Decode one image's raw output (anchors x 85) into frame-pixel `Detections`."""
-        obj = raw[:, 4]
-        scores_all = raw[:, 5:][:, self._keep] * obj[:, None]
+        # score = objectness x class score <= objectness: anchors below the threshold on
+        # objectness alone are dropped before touching their 80 class scores.
+        cand = np.flatnonzero(raw[:, 4] >= self.config.confidence)
+        if len(cand) == 0:
+            return Detections.empty()
+        r_all = raw[cand]
+        scores_all = r_all[:, 5:][:, self._keep] * r_all[:, 4:5]
         best = scores_all.argmax(1)
         score = scores_all[np.arange(len(best)), best]
-        sel = np.flatnonzero(score >= self.config.confidence)
-        if len(sel) == 0:
+        keep_rows = np.flatnonzero(score >= self.config.confidence)
+        if len(keep_rows) == 0:
             return Detections.empty()
+        sel = cand[keep_rows]
+        best = best[keep_rows]
+        score = score[keep_rows]
         r = raw[sel]
         stride = self._stride[sel]
         cxy = (r[:, :2] + self._grid[sel]) * stride
         wh = np.exp(np.minimum(r[:, 2:4], 10.0)) * stride  # clamp: exp of garbage must not overflow
         x1y1 = (cxy - wh / 2) / scale
         boxes_xywh = np.concatenate([x1y1, wh / scale], axis=1)
-        cls = self._keep[best[sel]]
-        score = score[sel]
+        cls = self._keep[best]
         if self.config.agnostic_nms:
             keep = cv2.dnn.NMSBoxes(boxes_xywh.tolist(), score.tolist(), self.config.confidence, self.config.nms_iou)
         else:
