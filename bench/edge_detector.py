@@ -284,7 +284,8 @@ def main() -> None:
     print(f"load average during the run: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} cores")
     body = (
         f"Load average at the end of the run: {load[0]:.1f} (1 min) / {load[1]:.1f} (5 min) on {os.cpu_count()} cores "
-        + "shared with other work: absolute milliseconds are inflated and noisy; compare within a row.\n\n"
+        + "shared with other work (when it is well above the core count, milliseconds are inflated and noisy; "
+        + "compare within a row).\n\n"
         "### Latency: `YoloxDetector.detect(frame)` vs bare `session.run(tensor)`\n\n"
         "YOLOX-Nano 416x416, CPU provider, 1280x720 frame; medians. Ours includes letterbox, decode, NMS.\n\n"
         + "All called in random order round after round, medians; overhead = ours / bare - 1. Noise floor: a twin "
@@ -300,7 +301,7 @@ def main() -> None:
         + "\n\n### Batching\n\n"
         + f"Model batch dimension dynamic: **{capable}** (YOLOX-Nano export is fixed at 1), so `detect_batch` runs "
         + f"frames one after the other: `detect_batch` of 4 frames {batch_ms:.1f} ms vs 4 x `detect` {singles_ms:.1f} ms "
-        + "(medians of paired, alternated runs).\n\n"
+        + "(medians of alternated runs).\n\n"
         + "### Small-vehicle recall with and without tiling (frame 300 of highway_720p.mp4, 25 vehicles labelled by hand)\n\n"
         + f"Small = at most {SMALL_PX} px wide (motorbike size in a 1280 px street view; the data have no motorbikes). "
         + f"Match: IoU >= {MATCH_IOU} with any vehicle-class detection, confidence 0.25.\n\n"
