@@ -13,6 +13,7 @@ so ingest knows the message left; and the stream keeps a short history for debug
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -40,8 +41,19 @@ class NatsBroker(Broker):
 
     kind = "nats"
 
-    def __init__(self, url: str, *, stream: str, subject: str, max_age_s: float = 3600) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str,
+        subject: str,
+        max_age_s: float = 3600,
+        publish_timeout_s: float = 1.0,
+        connect_wait_s: float = 10.0,
+    ) -> None:
         super().__init__()
+        self.publish_timeout_s = publish_timeout_s
+        self.connect_wait_s = connect_wait_s
         self.url = url
         self.stream = stream
         self.subject = f"{subject}.batch"
@@ -53,8 +65,12 @@ class NatsBroker(Broker):
 
     async def start(self) -> None:
         try:
-            self._nc = await nats.connect(
-                self.url, name="ioc-hub", max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=5
+            # Reconnect forever once running, but give up on the first connection after
+            # `connect_wait_s` (nats-py would otherwise retry the first one forever too).
+            self._nc = await asyncio.wait_for(
+                nats.connect(self.url, name="ioc-hub", max_reconnect_attempts=-1, reconnect_time_wait=1,
+                             connect_timeout=2),
+                self.connect_wait_s,
             )
             self._max_payload = int(self._nc.max_payload or self._max_payload)
             js = self._nc.jetstream()
@@ -72,9 +88,9 @@ class NatsBroker(Broker):
             self._sub = await js.subscribe(
                 self._filter, cb=self._on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
             )
-        except (NatsError, OSError) as exc:
+        except (NatsError, OSError, TimeoutError) as exc:
             await self.close()
-            raise BrokerError(f"cannot start NATS broker at {self.url}: {exc}") from exc
+            raise BrokerError(f"cannot start NATS broker at {self.url}: {exc or 'no answer'}") from exc
 
     async def _on_message(self, msg: Msg) -> None:
         try:
@@ -88,10 +104,14 @@ class NatsBroker(Broker):
             return
         if self._nc is None:
             raise BrokerError("NATS broker is not started")
+        if not self._nc.is_connected:
+            # Fail at once rather than wait for an ack under the ingest lock; the events
+            # are stored, and clients catch up from the database when they reconnect.
+            raise BrokerError(f"NATS at {self.url} is not connected")
         js = self._nc.jetstream()
         try:
             for chunk in self._chunks(messages):
-                await js.publish(self.subject, chunk, stream=self.stream)
+                await js.publish(self.subject, chunk, stream=self.stream, timeout=self.publish_timeout_s)
         except NatsError as exc:
             raise BrokerError(f"NATS publish failed: {exc}") from exc
 

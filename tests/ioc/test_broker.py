@@ -80,3 +80,15 @@ async def test_memory_broker_dispatches_in_order() -> None:
 async def test_system_messages_need_a_system_type() -> None:
     with pytest.raises(ValueError, match="system."):
         LiveMessage.system({"type": "traffic.x"})
+
+
+async def test_unreachable_nats_is_a_clear_error() -> None:
+    from ioc.exceptions import BrokerError
+    from tests.conftest import free_port
+
+    broker = NatsBroker(f"nats://127.0.0.1:{free_port()}", stream="IOC_NOPE", subject="ioc.nope", connect_wait_s=3)
+    with pytest.raises(BrokerError, match="cannot start NATS broker"):
+        await broker.start()
+    with pytest.raises(BrokerError, match="not started"):
+        await broker.publish(_messages(1, 1))
+    assert not await broker.ping()
