@@ -43,8 +43,10 @@ logger = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
 AUDIO_CLOCK = 48_000
-# A keyframe request is sent to a publisher at most this often.
-KEYFRAME_INTERVAL_S = 0.3
+# A keyframe request is sent to a publisher at most this often while one is outstanding,
+# and at most every KEYFRAME_MIN_S once the key frame it asked for has arrived.
+KEYFRAME_INTERVAL_S = 0.12
+KEYFRAME_MIN_S = 0.05
 
 FrameSink = Callable[[str, bytes, int], None]
 
@@ -225,6 +227,7 @@ class Fanout:
         self._last_request = 0.0
         self._pending_request: asyncio.TimerHandle | None = None
         self._need_key = False
+        self._answered = True
         self.dropped = 0
 
     @property
@@ -240,6 +243,7 @@ class Fanout:
         key = self.kind == "video" and is_keyframe(codec, data)
         if key:
             self.keyframes += 1
+            self._answered = True
         if not self.enabled:
             return
         if self._need_key:
@@ -263,13 +267,23 @@ class Fanout:
         self._sinks.discard(sink)
 
     def request_keyframe(self) -> None:
-        """Ask the publisher for a key frame, at most once per `KEYFRAME_INTERVAL_S`."""
+        """Ask the publisher for a key frame: one request outstanding at a time.
+
+        Requests while one is outstanding are merged (100 subscribers joining at once
+        make one PLI); once its key frame has arrived a new request may go at once, so
+        a slot bound just after a key frame does not wait out the whole interval.
+        """
         if self.kind != "video" or self._request is None:
             return
         now = time.monotonic()
-        wait = self._last_request + KEYFRAME_INTERVAL_S - now
+        interval = KEYFRAME_MIN_S if self._answered else KEYFRAME_INTERVAL_S
+        wait = self._last_request + interval - now
         if wait <= 0:
             self._last_request = now
+            self._answered = False
+            if self._pending_request is not None:
+                self._pending_request.cancel()
+                self._pending_request = None
             self._request()
         elif self._pending_request is None:
             # Coalesce: one request at the end of the window covers every asker.
@@ -278,6 +292,7 @@ class Fanout:
     def _fire_pending(self) -> None:
         self._pending_request = None
         self._last_request = time.monotonic()
+        self._answered = False
         if self._request is not None:
             self._request()
 
