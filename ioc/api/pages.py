@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ioc.api.deps import SESSION_COOKIE, PageUser
 from ioc.api.templating import templates
+from ioc.services.violations import REVIEW_ROLES
 from ioc.services.users import User
 from web.i18n import COOKIE_NAME, LANGS, Lang, catalog_json, keys, normalize_lang, pick_lang, script_json, t
 
@@ -31,6 +32,7 @@ router = APIRouter(tags=["pages"])
 
 WALL_ROLES: Final[frozenset[str]] = frozenset({"admin", "operator", "official", "viewer", "police"})
 CONSOLE_ROLES: Final[frozenset[str]] = frozenset({"admin", "operator"})
+
 # Vietnam has one zone and no daylight saving; the wall's "today" and clock use it.
 TIMEZONE: Final[str] = "Asia/Ho_Chi_Minh"
 LANG_COOKIE_MAX_AGE: Final[int] = 365 * 86400
@@ -190,7 +192,7 @@ async def wall_page(
         return _forbidden(request, user, lang)
     page = {"display": display, "filters": wall_filters(dict(request.query_params))}
     return render(request, "wall.html", lang=lang, user=user, page=page, display=display,
-                  nav_links=_nav(user.role))
+                  nav_links=nav_links(user.role))
 
 
 @router.get("/console", response_class=HTMLResponse, summary="Operator console")
@@ -200,11 +202,14 @@ async def console_page(request: Request, user: PageUser) -> HTMLResponse:
     if user.role not in CONSOLE_ROLES:
         return _forbidden(request, user, lang)
     return render(request, "console.html", lang=lang, user=user, page={}, type_options=type_options(),
-                  nav_links=_nav(user.role))
+                  nav_links=nav_links(user.role))
 
 
-def _nav(role: str) -> list[dict[str, str]]:
+def nav_links(role: str) -> list[dict[str, str]]:
+    """The top bar's links for a role: only pages that role may open."""
     links = [{"key": "wall", "href": "/wall/1", "label": "nav.wall"}]
     if role in CONSOLE_ROLES:
         links.append({"key": "console", "href": "/console", "label": "nav.console"})
+    if role in REVIEW_ROLES:
+        links.append({"key": "review", "href": "/review", "label": "nav.review"})
     return links

@@ -27,7 +27,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ioc.api.deps import CurrentUser, Db, PageUser, require_roles
-from ioc.api.pages import _forbidden, render, request_lang
+from ioc.api.pages import _forbidden, nav_links, render, request_lang
 from ioc.api.roles import Admin
 from ioc.broker import LiveMessage
 from ioc.common.evidence_verify import Manifest, build_evidence_zip
@@ -54,7 +54,7 @@ async def queue_page(request: Request, user: PageUser) -> HTMLResponse:
     if user.role not in violations.REVIEW_ROLES:
         return _forbidden(request, user, lang)
     return render(request, "review_queue.html", lang=lang, user=user, page={},
-                  violation_types=sorted(VIOLATION_NAMES), nav_links=_nav(user.role))
+                  violation_types=sorted(VIOLATION_NAMES), nav_links=nav_links(user.role))
 
 
 @router.get("/review/{event_id}", response_class=HTMLResponse, summary="Review one violation (police)")
@@ -63,15 +63,7 @@ async def review_page(request: Request, user: PageUser, event_id: EventId) -> HT
     if user.role not in violations.REVIEW_ROLES:
         return _forbidden(request, user, lang)
     return render(request, "review.html", lang=lang, user=user, page={"event_id": str(event_id)},
-                  nav_links=_nav(user.role))
-
-
-def _nav(role: str) -> list[dict[str, str]]:
-    links = [{"key": "wall", "href": "/wall/1", "label": "nav.wall"}]
-    if role == "admin":
-        links.append({"key": "console", "href": "/console", "label": "nav.console"})
-    links.append({"key": "review", "href": "/review", "label": "nav.review"})
-    return links
+                  nav_links=nav_links(user.role))
 
 
 # -------------------------------------------------------------------------------- API
