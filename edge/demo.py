@@ -55,12 +55,19 @@ def _scene(width: int, height: int, motion_only: bool) -> dict[str, Any]:
             [width * 0.6, height * 0.98], [width * 0.4, height * 0.98]]
     count_classes = ["motion"] if motion_only else ["bicycle", "car", "motorcycle", "bus", "truck"]
     intruders = ["motion"] if motion_only else ["person"]
+    # The lower carriageway is declared one-way eastbound, so its westbound traffic is proposed
+    # as wrong-way violations for the review desk (signed evidence with a plate close-up; no
+    # clip, which would cost a video encode per violation on a laptop).
+    carriageway = [[0, height * 0.52], [width, height * 0.52], [width, height * 0.70], [0, height * 0.70]]
     return {
         "zones": [{"name": "restricted", "polygon": zone}],
         "lines": [{"name": "middle", "start": [width / 2, 0], "end": [width / 2, height * 0.7]}],
+        "lanes": [{"name": "lower_carriageway", "polygon": carriageway, "direction": [1, 0]}],
         "rules": [
             {"type": "line_count", "line": "middle", "classes": count_classes, "interval_s": 30},
             {"type": "zone_intrusion", "zone": "restricted", "classes": intruders, "evidence": ["overview", "clip"]},
+            {"type": "wrong_way_violation", "lanes": ["lower_carriageway"], "classes": count_classes,
+             "evidence": ["overview", "plate"]},
         ],
     }
 

@@ -63,6 +63,7 @@ class DemoSeed:
 
     admin_password: str
     operator_password: str
+    police_password: str
     edge_token: str
     units: list[str] = field(default_factory=list)
 
@@ -88,14 +89,15 @@ def start_embedded_postgres(data_dir: Path) -> tuple[Any, str]:
 
 
 async def seed_demo(database_url: str) -> DemoSeed:
-    """Create the demo province, cameras, KPI samples, `admin` and `operator` users and
+    """Create the demo province, cameras, KPI samples, `admin`, `operator` and `police` users and
     the demo edge. Idempotent: existing rows are kept, passwords and the edge token are
     renewed (so this run can print them)."""
-    admin_pw, operator_pw = secrets.token_urlsafe(9), secrets.token_urlsafe(9)
+    admin_pw, operator_pw, police_pw = (secrets.token_urlsafe(9) for _ in range(3))
     conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True, row_factory=dict_row)
     async with conn:
         await units.import_units(conn, [Unit(code=c, name=n, level=lv, parent_code=p) for c, n, lv, p in UNITS])
-        for username, role, password in (("admin", "admin", admin_pw), ("operator", "operator", operator_pw)):
+        demo_users = (("admin", "admin", admin_pw), ("operator", "operator", operator_pw), ("police", "police", police_pw))
+        for username, role, password in demo_users:
             try:
                 await users.get_by_username(conn, username)
                 await conn.execute(
@@ -104,13 +106,14 @@ async def seed_demo(database_url: str) -> DemoSeed:
                 )
             except NotFound:  # first run
                 await users.create(conn, username=username, password=password, role=role, unit=PROVINCE)
-        await audit.record(conn, "ioc-demo", "user.demo_seed", "user:admin,operator", {"unit": PROVINCE})
+        await audit.record(conn, "ioc-demo", "user.demo_seed", "user:admin,operator,police", {"unit": PROVINCE})
         exists = await (await conn.execute("SELECT 1 FROM edges WHERE id = %s", (EDGE_ID,))).fetchone()
         token = await edges.register(conn, EDGE_ID, PROVINCE, rotate=exists is not None)
         edge = await edges.get(conn, EDGE_ID)
         await cameras.declare(conn, edge, [CameraDecl(id=i, name=n, unit=u, lat=la, lon=lo) for i, n, u, la, lo in CAMERAS])
         await metrics.add(conn, _kpi_samples(), PROVINCE)
-    return DemoSeed(admin_pw, operator_pw, token, [u[0] for u in UNITS])
+    return DemoSeed(admin_password=admin_pw, operator_password=operator_pw, police_password=police_pw,
+                    edge_token=token, units=[u[0] for u in UNITS])
 
 
 def _kpi_samples() -> list[Sample]:

@@ -275,10 +275,12 @@ async def _serve_demo(app: Any, settings: Settings, seed: Any, source: str | Non
         "\nIOC demo is running (Ctrl-C stops everything)\n"
         f"  wall:     {hub_url}/wall/1\n"
         f"  console:  {hub_url}/console\n"
+        f"  review:   {hub_url}/review   (traffic police desk)\n"
         f"{meetings}"
         f"  API docs: {hub_url}/docs\n"
         f"  admin    / {seed.admin_password}\n"
         f"  operator / {seed.operator_password}\n"
+        f"  police   / {seed.police_password}\n"
         "  (passwords are new on every start and shown only here)\n"
     )
     try:

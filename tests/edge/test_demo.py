@@ -32,6 +32,7 @@ async def test_demo_edge_without_and_with_a_model(hub: Hub, make: Factory, share
     tree = await make.tree()
     edge = await make.edge(tree.communes[1])
     operator = await make.user("operator", tree.province)
+    police = await make.user("police", tree.province)
 
     async def events_of(camera: str) -> list[dict]:
         r = await hub.client.get("/api/v1/events", params={"camera": camera}, headers=operator.headers)
@@ -47,6 +48,19 @@ async def test_demo_edge_without_and_with_a_model(hub: Hub, make: Factory, share
             return any(e["type"] == "security.intrusion" for e in await events_of("cam-demo-a"))
 
         await _until("an intrusion on the generated scene", intrusion, 40)
+
+        async def proposed_violation() -> bool:
+            # The lower carriageway is one-way in the demo: westbound shapes are proposed
+            # to the review desk, with signed evidence the hub has verified.
+            r = await hub.client.get("/api/v1/violations", headers=police.headers)
+            for item in r.json()["items"] if r.status_code == 200 else []:
+                detail = await hub.client.get(f"/api/v1/violations/{item['event_id']}", headers=police.headers)
+                manifest = detail.json()["manifest"]
+                if item["type"] == "traffic.wrong_way" and manifest and manifest["verified"]:
+                    return True
+            return False
+
+        await _until("a wrong-way violation proposed to the review desk", proposed_violation, 40)
     finally:
         await asyncio.to_thread(demo.stop)
 
