@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing as mp
 import os
 import tempfile
@@ -102,8 +103,27 @@ async def _subscribe(ws_url: str, n: int, ready: Any, stop: Any, out: Any) -> No
     out.put(({k: v.tobytes() for k, v in receipts.items()}, counts))
 
 
-def subscriber_process(ws_url: str, n: int, ready: Any, stop: Any, out: Any) -> None:
+def pin(pid: int, cores: set[int] | None) -> None:
+    """Bind every thread of process `pid` to `cores` (no-op for None), so that the hub's
+    CPU and the subscribers' CPU are measured apart instead of competing for one core."""
+    if not cores:
+        return
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread may end meanwhile
+            os.sched_setaffinity(int(task.name), cores)
+
+
+def core_plan() -> tuple[set[int] | None, set[int] | None]:
+    """(hub cores, subscriber cores): one core each when the machine has two or more."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None, None
+    return {cores[0]}, {cores[1]}
+
+
+def subscriber_process(ws_url: str, n: int, ready: Any, stop: Any, out: Any, cores: set[int] | None = None) -> None:
     """Entry point of the client process: `n` websockets until `stop` is set."""
+    pin(os.getpid(), cores)
     asyncio.run(_subscribe(ws_url, n, ready, stop, out))
 
 
@@ -195,7 +215,8 @@ def measure(hub: HubProcess, site: Site, token: str, clients: int, rate: float, 
     ctx = mp.get_context("spawn")
     ready, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
     ws_url = hub.url.replace("http://", "ws://") + "/ws/events?token=" + token
-    proc = ctx.Process(target=subscriber_process, args=(ws_url, clients, ready, stop, out), daemon=True)
+    proc = ctx.Process(target=subscriber_process, args=(ws_url, clients, ready, stop, out, core_plan()[1]),
+                       daemon=True)
     proc.start()
     try:
         if not ready.wait(timeout=120):
@@ -253,6 +274,7 @@ def run(clients: list[int], rate: float, seconds: float, baseline_clients: int) 
     results = []
     with tempfile.TemporaryDirectory() as tmp, scratch_database("bench") as db_url:
         with HubProcess.start(db_url, Path(tmp) / "hub") as hub:
+            pin(hub.proc.pid, core_plan()[0])
             site = seed_site_blocking(db_url, cameras=8, users=[USER])
             declare_cameras(hub.url, site)
             token = login_token(hub.url)

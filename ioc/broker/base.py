@@ -6,13 +6,35 @@ import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+
+def ws_text_frame(text: str) -> bytes:
+    """`text` as one complete, unmasked websocket text frame (RFC 6455 §5.2), as a server
+    sends it: FIN + opcode 0x1, the payload length (7 bits, or 126 + 16 bits, or
+    127 + 64 bits), then the UTF-8 payload.
+
+    Example::
+
+        ws_text_frame("hi") == b"\x81\x02hi"
+    """
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 1 << 16:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + payload
 
 
 @dataclass(frozen=True, slots=True)
 class LiveMessage:
-    """One live message. `frame` is the JSON text sent to clients, serialised once for all.
+    """One live message. `frame` is the JSON text sent to clients, serialised once for all;
+    `ws_frame` the same text as a complete websocket frame, also encoded once for all, that
+    a session may write straight to its socket (see ioc.api.ws).
 
     `rx` is the event's receive sequence (0 for system messages); `scope` the unit codes
     from the root to the message's unit (empty: everyone may see it).
@@ -23,6 +45,10 @@ class LiveMessage:
     camera: str | None
     scope: tuple[str, ...]
     frame: str
+    ws_frame: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ws_frame", ws_text_frame(self.frame))
 
     @classmethod
     def event(cls, *, rx: int, event: dict[str, Any], scope: Iterable[str]) -> "LiveMessage":
@@ -51,13 +77,23 @@ class Subscriber:
     `offer` never blocks: when the queue is full the message is dropped and the
     subscriber is marked lagged, so a slow client never slows the publisher or others.
 
+    While its session is idle and nothing is queued, the session may set `direct` to a
+    function that writes websocket frames straight to the client's socket; `offer_batch`
+    then writes the accepted messages at once instead of queueing them (no task wake-up,
+    one socket write per batch). `direct` returning False (socket full or closing) turns
+    it off and the messages are queued as usual: the session takes over from there.
+
+    `last_rx` is the highest event receive sequence handed to the client; an event at or
+    below it was already sent (from the database during a resume) and is skipped.
+
     Example::
 
         sub = Subscriber(user_unit="01", types=("traffic.",), maxsize=4)
         sub.offer(message); await sub.get(timeout=1)
     """
 
-    __slots__ = ("user_unit", "types", "cameras", "unit", "maxsize", "dropped", "_queue", "_ready")
+    __slots__ = ("user_unit", "types", "cameras", "unit", "maxsize", "dropped", "last_rx", "direct",
+                 "_queue", "_ready")
 
     def __init__(
         self,
@@ -74,6 +110,8 @@ class Subscriber:
         self.unit = unit
         self.maxsize = maxsize
         self.dropped = 0
+        self.last_rx = 0
+        self.direct: Callable[[bytes], bool] | None = None
         self._queue: deque[LiveMessage] = deque()
         self._ready = asyncio.Event()
 
@@ -91,15 +129,48 @@ class Subscriber:
             return False
         return True
 
+    def is_new(self, msg: LiveMessage) -> bool:
+        """False for an event the client already has; otherwise advance `last_rx`."""
+        if msg.rx:
+            if msg.rx <= self.last_rx:
+                return False
+            self.last_rx = msg.rx
+        return True
+
     def offer(self, msg: LiveMessage) -> None:
         """Queue the message if it passes the filters; drop it when the queue is full."""
-        if not self.accepts(msg):
+        self.offer_batch((msg,))
+
+    def offer_batch(self, messages: Sequence[LiveMessage]) -> None:
+        """`offer` for each message, in order; written straight out when `direct` is set."""
+        accepted = [m for m in messages if self.accepts(m)]
+        if not accepted:
             return
-        if len(self._queue) >= self.maxsize:
-            self.dropped += 1
-            return
-        self._queue.append(msg)
-        self._ready.set()
+        direct = self.direct
+        if direct is not None and not self._queue:
+            fresh = [m for m in accepted if not m.rx or m.rx > self.last_rx]
+            if not fresh:
+                return
+            # A batch larger than the queue would have overflowed it: the queue path below
+            # drops the excess and the session says `system.lagged`, as without `direct`.
+            if len(fresh) <= self.maxsize:
+                if direct(b"".join(m.ws_frame for m in fresh)):
+                    for m in fresh:
+                        self.is_new(m)
+                    return
+                self.direct = None  # socket full or closing: queue, and let the session deal with it
+        for msg in accepted:
+            if len(self._queue) >= self.maxsize:
+                self.dropped += 1
+                continue
+            self._queue.append(msg)
+        if self._queue:
+            self._ready.set()
+
+    @property
+    def pending(self) -> int:
+        """How many messages are queued."""
+        return len(self._queue)
 
     async def get(self, timeout: float | None = None) -> LiveMessage | None:
         """The next message, or None after `timeout` seconds without one."""
@@ -139,17 +210,23 @@ class FanOut:
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
+        sub.direct = None
         self._subscribers.discard(sub)
 
     def __len__(self) -> int:
         return len(self._subscribers)
 
+    def __iter__(self) -> Iterator[Subscriber]:
+        return iter(tuple(self._subscribers))
+
     def dispatch(self, messages: Iterable[LiveMessage]) -> None:
-        """Offer every message to every subscriber, in order."""
-        subs = tuple(self._subscribers)
-        for msg in messages:
-            for sub in subs:
-                sub.offer(msg)
+        """Offer every message to every subscriber, in order (the whole batch to one
+        subscriber at a time, so that a direct writer sends it in one socket write)."""
+        batch = tuple(messages)
+        if not batch:
+            return
+        for sub in tuple(self._subscribers):
+            sub.offer_batch(batch)
 
 
 class Broker(ABC):
