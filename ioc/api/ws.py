@@ -13,6 +13,9 @@ in `rx_seq` order (ioc.services.events), so live messages arrive in that order t
 If the live queue overflows while history is being sent, the dropped messages are all in
 the database: the catch-up simply runs again.
 
+Fast path: a live, idle session lets the fan-out write each batch's pre-encoded frames
+straight to its socket (`_DirectWriter`, `Subscriber.direct`); see docs/hub.md.
+
 Close codes: 4401 not logged in, 4403 unit outside the caller's scope, 4400 bad query.
 """
 
