@@ -36,7 +36,9 @@ def _parse_all(data: bytes) -> list[Frame]:
     return frames
 
 
-@pytest.mark.parametrize("text", ["", "a" * 125, "b" * 126, "c" * 65_535, "d" * 65_536, '{"plate":"59-X1 123.45","đường":"Lê Lợi"}'])
+@pytest.mark.parametrize(
+    "text", ["", "a" * 125, "b" * 126, "c" * 65_535, "d" * 65_536, '{"plate":"59-X1 123.45","đường":"Lê Lợi"}']
+)
 def test_ws_text_frame_is_what_a_client_parses(text: str) -> None:
     [frame] = _parse_all(ws_text_frame(text))
     assert frame.fin and frame.opcode == Opcode.TEXT and not frame.rsv1
@@ -128,7 +130,8 @@ async def test_resume_mid_burst_over_the_direct_path_and_without_it(
 
     async def send() -> None:
         for start in range(0, len(burst), 10):
-            r = await hub.client.post("/api/v1/events", json={"events": burst[start : start + 10]}, headers=edge.headers)
+            batch = burst[start : start + 10]
+            r = await hub.client.post("/api/v1/events", json={"events": batch}, headers=edge.headers)
             assert r.status_code == 200 and len(r.json()["accepted"]) == 10, r.text
             await asyncio.sleep(0.02)
 
