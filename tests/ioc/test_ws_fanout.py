@@ -10,10 +10,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from fastapi import FastAPI, WebSocket
+from fastapi.testclient import TestClient
 from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
+from ioc.api.ws import _DirectWriter
 from ioc.broker import LiveMessage, Subscriber
 from ioc.broker.base import ws_text_frame
 from tests.ioc.conftest import Factory, Hub
@@ -151,3 +154,17 @@ async def test_resume_mid_burst_over_the_direct_path_and_without_it(
             await _ids(ws, 1, timeout=0.5)
     assert first + rest == [e["id"] for e in burst]
     await _until(lambda: len(fanout) == 0)
+
+
+def test_no_direct_writer_where_the_socket_cannot_be_reached() -> None:
+    # Starlette's test client is not uvicorn: the session must fall back to ASGI sends.
+    app = FastAPI()
+
+    @app.websocket("/probe")
+    async def probe(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("found" if _DirectWriter.find(ws) is not None else "none")
+        await ws.close()
+
+    with TestClient(app) as client, client.websocket_connect("/probe") as ws:
+        assert ws.receive_text() == "none"
