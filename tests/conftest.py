@@ -6,7 +6,11 @@ Tests use real parts (DESIGN.md convention 8). A test that needs a service calls
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -45,3 +49,44 @@ def artifacts_dir() -> Path:
     """Where tests leave screenshots and reports for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def _stop_leaked_decoders() -> list[str]:
+    """End aiortc decoder threads a test left behind (a receiver never stopped).
+
+    aiortc's decoder threads are not daemons and wait on their queue forever, which
+    would keep the test process from exiting. Their worker stops on a None task."""
+    import queue
+
+    names = []
+    for thread in threading.enumerate():
+        args = getattr(thread, "_args", ())
+        if thread.name.endswith("-decoder") and len(args) > 1 and isinstance(args[1], queue.Queue):
+            args[1].put(None)
+            names.append(thread.name)
+    return names
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Say which threads a test leaked, and make sure they cannot hang the run's exit."""
+    decoders = _stop_leaked_decoders()
+    if decoders:
+        sys.stderr.write(f"\nwarning: {len(decoders)} aiortc decoder thread(s) were left running by tests\n")
+    deadline = time.monotonic() + 5
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    session.config._ioc_stuck_threads = stuck  # type: ignore[attr-defined]
+    session.config._ioc_exitstatus = int(exitstatus)  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stuck = getattr(config, "_ioc_stuck_threads", [])
+    if stuck:
+        # A leaked non-daemon thread would block interpreter shutdown forever; report it and
+        # leave with pytest's own exit status rather than hang CI.
+        sys.stderr.write(f"error: non-daemon threads still running at exit: {', '.join(sorted(set(stuck)))}\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(getattr(config, "_ioc_exitstatus", 1))
