@@ -63,7 +63,8 @@ def register(app: typer.Typer) -> None:
                 record_dir=record_dir,
             )
         except ValidationError as exc:
-            raise typer.BadParameter(str(exc)) from exc
+            reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise typer.BadParameter(reasons) from exc
         asyncio.run(_serve(Relay(config)))
 
 
