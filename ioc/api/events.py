@@ -136,7 +136,12 @@ async def post_events(request: Request, edge: CurrentEdge, db: Db) -> Response:
     good, result = await _parse_batch(request, edge)
     result = await events.store(db, edge, good, result, publish=state.broker.publish)
     # Signed evidence manifests (review area): verify those whose file is already here.
-    await evidence_arrival.after_events(db, state.settings.data_dir, edge.id, result.accepted)
+    # Only events whose payload names an `evidence_manifest` can have one (the review
+    # area's query selects exactly those); most batches carry none and skip the query.
+    signed = {str(e.id) for _, e in good if "evidence_manifest" in e.payload}
+    if signed:
+        accepted = [i for i in result.accepted if i in signed]
+        await evidence_arrival.after_events(db, state.settings.data_dir, edge.id, accepted)
     state.metrics.ingest_seconds.observe(time.perf_counter() - started)
     for name, items in (("accepted", result.accepted), ("duplicate", result.duplicates), ("rejected", result.rejected)):
         if items:

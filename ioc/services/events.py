@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from psycopg import AsyncConnection
+from psycopg.rows import tuple_row
 from pydantic import BaseModel, ValidationError
 
 from ioc.broker import LiveMessage
@@ -137,7 +138,7 @@ _KEYS = (
     # as arrays costs more than the whole insert.
     " FROM unnest(string_to_array(%s, ',')::uuid[], string_to_array(%s, ',')::timestamptz[])"
     " WITH ORDINALITY AS k(id, ts, ord) ORDER BY k.ord"
-    " ON CONFLICT (id) DO NOTHING RETURNING id, rx_seq"
+    " ON CONFLICT (id) DO NOTHING RETURNING id::text, rx_seq"
 )
 _COPY_EVENTS = (
     "COPY events (rx_seq, id, edge, seq, camera, unit, type, severity, ts, payload, evidence, complete) FROM STDIN"
@@ -148,22 +149,23 @@ _COPY_EVIDENCE = "COPY event_evidence (event_id, event_ts, sha256, kind, unit) F
 _to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _copy_json(value: Any) -> str:
+def _copy_escape(text: str) -> str:
     # COPY text format escapes backslash, tab, newline and CR. JSON text never holds raw
     # tabs or newlines (the encoder escapes them), so only backslashes need doubling.
-    text = _to_json(value)
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 @dataclass(slots=True)
 class _Prepared:
     """One event made ready for storage before the ingest lock is taken, so that the
-    lock is held only for database work: its COPY line without the receive sequence and
-    the completeness flag (both known only under the lock), its evidence link lines
-    and its live frame."""
+    lock is held only for database work: its id and time as text, its COPY line without
+    the receive sequence and the completeness flag (both known only under the lock), its
+    evidence link lines and its live frame."""
 
     index: int
     event: Event
+    event_id: str
+    ts: str
     copy_middle: str
     evidence_lines: str
     frame: str
@@ -171,20 +173,28 @@ class _Prepared:
 
 def _prepare(good: list[tuple[int, Event]]) -> list[_Prepared]:
     # COPY text format: only the JSON columns can hold characters COPY escapes
-    # (`_copy_json`); ids, codes and types are pattern-checked by `ioc.common.Event`,
+    # (`_copy_escape`); ids, codes and types are pattern-checked by `ioc.common.Event`,
     # and no value is NULL. Formatted here because psycopg's per-row `write_row` costs
-    # more than the database work for a 500-event batch.
+    # more than the database work for a 500-event batch. The live frame is assembled
+    # from the same pieces (the pattern-checked strings need no JSON escaping): a second
+    # serialisation through `model_dump_json` cost more than validating the event.
     prepared = []
     for index, e in good:
         event_id, ts = str(e.id), e.ts.isoformat()
         evidence = [{"sha256": r.sha256, "kind": r.kind, "mime": r.mime} for r in e.evidence]
+        payload_json, evidence_json = _to_json(e.payload), _to_json(evidence)
         middle = "\t".join((event_id, e.edge, str(e.seq), e.camera, e.unit, e.type, e.severity, ts,
-                            _copy_json(e.payload), _copy_json(evidence)))
+                            _copy_escape(payload_json), _copy_escape(evidence_json)))
         links = "".join(
-            f"{event_id}\t{ts}\t{sha}\t{_copy_json(kind)[1:-1]}\t{e.unit}\n"
+            f"{event_id}\t{ts}\t{sha}\t{_copy_escape(_to_json(kind))[1:-1]}\t{e.unit}\n"
             for sha, kind in {r.sha256: r.kind for r in e.evidence}.items()  # one row per file per event
         )
-        prepared.append(_Prepared(index, e, middle, links, e.model_dump_json()))
+        frame = (
+            f'{{"id":"{event_id}","edge":"{e.edge}","seq":{e.seq},"camera":"{e.camera}","unit":"{e.unit}",'
+            f'"type":"{e.type}","severity":"{e.severity}","ts":"{ts.replace("+00:00", "Z")}",'
+            f'"payload":{payload_json},"evidence":{evidence_json}}}'
+        )
+        prepared.append(_Prepared(index, e, event_id, ts, middle, links, frame))
     return prepared
 
 
@@ -208,15 +218,18 @@ async def store(
         result.rejected.sort(key=lambda r: r.index)
         return result
     batch = _prepare(good)
-    ids = ",".join(str(e.id) for _, e in good)
-    times = ",".join(e.ts.isoformat() for _, e in good)
+    ids = ",".join(p.event_id for p in batch)
+    times = ",".join(p.ts for p in batch)
     wanted = ",".join(sorted({r.sha256 for _, e in good for r in e.evidence}))
     await conn.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK,))
     try:
         async with conn.transaction():
-            cur = await conn.execute(_KEYS, (ids, times))
-            stored: dict[uuid.UUID, int] = {row["id"]: row["rx_seq"] for row in await cur.fetchall()}
-            new = [p for p in batch if p.event.id in stored]
+            # Plain tuples with the id as text: a dict row and a uuid.UUID per returned
+            # row cost more than the insert itself.
+            async with conn.cursor(row_factory=tuple_row) as keys_cur:
+                await keys_cur.execute(_KEYS, (ids, times))
+                stored: dict[str, int] = dict(await keys_cur.fetchall())
+            new = [p for p in batch if p.event_id in stored]
             if new:
                 present: set[str] = set()
                 if wanted:  # under the lock: evidence arrival takes it too
@@ -225,7 +238,7 @@ async def store(
                     )
                     present = {row["sha256"] for row in await cur.fetchall()}
                 lines = "".join(
-                    f"{stored[p.event.id]}\t{p.copy_middle}\t"
+                    f"{stored[p.event_id]}\t{p.copy_middle}\t"
                     f"{'t' if all(r.sha256 in present for r in p.event.evidence) else 'f'}\n"
                     for p in new
                 )
@@ -237,8 +250,8 @@ async def store(
                         async with copy_cur.copy(_COPY_EVIDENCE) as copy:
                             await copy.write(links.encode())
         messages = [
-            LiveMessage(stored[p.event.id], p.event.type, p.event.camera, tuple(scopes[p.event.unit]), p.frame)
-            for p in sorted(new, key=lambda p: stored[p.event.id])
+            LiveMessage(stored[p.event_id], p.event.type, p.event.camera, tuple(scopes[p.event.unit]), p.frame)
+            for p in sorted(new, key=lambda p: stored[p.event_id])
         ]
         try:
             await publish(messages)
@@ -248,8 +261,8 @@ async def store(
             log.error("stored %d events but could not publish them live: %s", len(messages), exc)
     finally:
         await conn.execute("SELECT pg_advisory_unlock(%s)", (INGEST_LOCK,))
-    for _, e in good:
-        (result.accepted if e.id in stored else result.duplicates).append(str(e.id))
+    for p in batch:
+        (result.accepted if p.event_id in stored else result.duplicates).append(p.event_id)
     result.rejected.sort(key=lambda r: r.index)
     return result
 
