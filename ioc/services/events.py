@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
+import pydantic_core
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 from pydantic import BaseModel, ValidationError
@@ -146,7 +147,11 @@ _COPY_EVENTS = (
 _COPY_EVIDENCE = "COPY event_evidence (event_id, event_ts, sha256, kind, unit) FROM STDIN"
 
 
-_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _to_json(value: Any) -> str:
+    # Compact JSON, non-ASCII kept as is; pydantic-core's serialiser is ~5x faster than
+    # the stdlib encoder for a small payload (and writes NaN/Infinity, which pydantic's
+    # JSON parser lets through, as null instead of text PostgreSQL's jsonb refuses).
+    return pydantic_core.to_json(value).decode()
 
 
 def _copy_escape(text: str) -> str:
