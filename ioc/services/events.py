@@ -160,6 +160,14 @@ def _copy_escape(text: str) -> str:
     return text.replace("\\", "\\\\") if "\\" in text else text
 
 
+_COPY_FIELD_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(text: str) -> str:
+    # A free-text value (an evidence kind) as one COPY text-format field.
+    return text.translate(_COPY_FIELD_ESCAPES)
+
+
 @dataclass(slots=True)
 class _Prepared:
     """One event made ready for storage before the ingest lock is taken, so that the
@@ -186,14 +194,17 @@ def _prepare(good: list[tuple[int, Event]]) -> list[_Prepared]:
     prepared = []
     for index, e in good:
         event_id, ts = str(e.id), e.ts.isoformat()
-        evidence = [{"sha256": r.sha256, "kind": r.kind, "mime": r.mime} for r in e.evidence]
-        payload_json, evidence_json = _to_json(e.payload), _to_json(evidence)
+        payload_json = _to_json(e.payload)
+        if e.evidence:
+            evidence_json = _to_json([{"sha256": r.sha256, "kind": r.kind, "mime": r.mime} for r in e.evidence])
+            links = "".join(
+                f"{event_id}\t{ts}\t{sha}\t{_copy_field(kind)}\t{e.unit}\n"
+                for sha, kind in {r.sha256: r.kind for r in e.evidence}.items()  # one row per file per event
+            )
+        else:  # most events: nothing to serialise
+            evidence_json, links = "[]", ""
         middle = "\t".join((event_id, e.edge, str(e.seq), e.camera, e.unit, e.type, e.severity, ts,
                             _copy_escape(payload_json), _copy_escape(evidence_json)))
-        links = "".join(
-            f"{event_id}\t{ts}\t{sha}\t{_copy_escape(_to_json(kind))[1:-1]}\t{e.unit}\n"
-            for sha, kind in {r.sha256: r.kind for r in e.evidence}.items()  # one row per file per event
-        )
         frame = (
             f'{{"id":"{event_id}","edge":"{e.edge}","seq":{e.seq},"camera":"{e.camera}","unit":"{e.unit}",'
             f'"type":"{e.type}","severity":"{e.severity}","ts":"{ts.replace("+00:00", "Z")}",'
@@ -244,7 +255,7 @@ async def store(
                     present = {row["sha256"] for row in await cur.fetchall()}
                 lines = "".join(
                     f"{stored[p.event_id]}\t{p.copy_middle}\t"
-                    f"{'t' if all(r.sha256 in present for r in p.event.evidence) else 'f'}\n"
+                    f"{'t' if not p.event.evidence or all(r.sha256 in present for r in p.event.evidence) else 'f'}\n"
                     for p in new
                 )
                 links = "".join(p.evidence_lines for p in new)
@@ -254,8 +265,9 @@ async def store(
                     if links:
                         async with copy_cur.copy(_COPY_EVIDENCE) as copy:
                             await copy.write(links.encode())
+        unit_scopes = {unit: tuple(ancestors) for unit, ancestors in scopes.items()}
         messages = [
-            LiveMessage(stored[p.event_id], p.event.type, p.event.camera, tuple(scopes[p.event.unit]), p.frame)
+            LiveMessage(stored[p.event_id], p.event.type, p.event.camera, unit_scopes[p.event.unit], p.frame)
             for p in sorted(new, key=lambda p: stored[p.event_id])
         ]
         try:
