@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import time
 import uuid
@@ -87,27 +86,6 @@ async def build_filter(
     )
 
 
-_heap_frozen = False
-
-
-def _freeze_startup_heap() -> None:
-    """Move every object alive before the first ingest out of the garbage collector's reach.
-
-    Why: a 500-event batch allocates thousands of objects that live across awaits, so
-    they reach the oldest generation and trigger full collections, each of which scans
-    the hub's whole long-lived heap (FastAPI, pydantic schemas, numpy, OpenCV: ~200,000
-    objects). Measured with `bench.ingest`: hub CPU 29 → 22 µs per event. What is alive
-    at the first batch is almost all startup state that lives as long as the process; a
-    frozen object that dies later is only left to reference counting (a bounded, one-time
-    amount). Once per process. (Belongs in the app lifespan once startup is done; done
-    here on the first batch until then.)
-    """
-    global _heap_frozen
-    if not _heap_frozen:
-        _heap_frozen = True
-        gc.freeze()
-
-
 class _ValidBatch(BaseModel):
     """The common case, validated in one pass by pydantic's JSON parser."""
 
@@ -154,7 +132,6 @@ async def _parse_batch(request: Request, edge: Edge) -> tuple[list[tuple[int, Ev
 )
 async def post_events(request: Request, edge: CurrentEdge, db: Db) -> Response:
     state = request.app.state
-    _freeze_startup_heap()
     started = time.perf_counter()
     good, result = await _parse_batch(request, edge)
     result = await events.store(db, edge, good, result, publish=state.broker.publish)
