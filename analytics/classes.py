@@ -8,7 +8,9 @@ light rule, and `motion` marks boxes found by the motion detector (no class know
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
 
 ClassName = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck", "traffic_light", "motion"]
 
@@ -44,3 +46,7 @@ def known_classes(names: list[str]) -> list[str]:
     if unknown:
         raise ValueError(f"unknown classes {unknown}; known: {sorted(CLASS_IDS)}")
     return names
+
+
+ClassNames = Annotated[list[str], AfterValidator(known_classes)]
+"""A config field holding class names, each checked by `known_classes` when the config loads."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from analytics.classes import ROAD_USERS, known_classes
+from analytics.classes import ROAD_USERS, ClassNames
 from analytics.rules.base import Rule, RuleConfigBase, RuleHit, SceneState
 
 
@@ -22,15 +22,11 @@ class LineCountConfig(RuleConfigBase):
 
     type: Literal["line_count"] = "line_count"
     line: str = Field("line", min_length=1, description="name of a line in the scene")
-    classes: list[str] = Field(list(ROAD_USERS), min_length=1, description="classes counted (track's voted class)")
+    classes: ClassNames = Field(list(ROAD_USERS), min_length=1, description="classes counted (track's voted class)")
     interval_s: float = Field(60.0, ge=1.0, le=86400.0, description="one count.line aggregate per this many seconds")
     emit_empty: bool = Field(True, description="also emit windows in which nothing crossed (a flat KPI line is data)")
     evidence: list[str] = Field([], max_length=8, description="aggregates carry no evidence by default")
 
-    @field_validator("classes")
-    @classmethod
-    def _classes(cls, value: list[str]) -> list[str]:
-        return known_classes(value)
 
 
 class LineCountRule(Rule):

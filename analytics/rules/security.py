@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from analytics.classes import known_classes
+from analytics.classes import ClassNames
 from analytics.rules.base import Rule, RuleConfigBase, RuleHit, SceneState
 from ioc.common import ConfigModel
 
@@ -53,15 +53,11 @@ class ZoneIntrusionConfig(RuleConfigBase):
 
     type: Literal["zone_intrusion"] = "zone_intrusion"
     zone: str = Field("zone", min_length=1, description="name of a zone in the scene")
-    classes: list[str] = Field(["person"], min_length=1, description="classes that intrude")
+    classes: ClassNames = Field(["person"], min_length=1, description="classes that intrude")
     min_dwell_s: float = Field(0.0, ge=0.0, le=3600.0, description="inside this long before the alert (filters grazing boxes)")
     schedule: list[TimeWindow] = Field([], max_length=32, description="when the rule is armed; empty = always")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="IANA zone of the schedule; frame ts are UTC epoch seconds")
 
-    @field_validator("classes")
-    @classmethod
-    def _classes(cls, value: list[str]) -> list[str]:
-        return known_classes(value)
 
     @field_validator("timezone")
     @classmethod
@@ -128,13 +124,9 @@ class LoiteringConfig(RuleConfigBase):
 
     type: Literal["loitering"] = "loitering"
     zone: str = Field("zone", min_length=1, description="name of a zone in the scene")
-    classes: list[str] = Field(["person"], min_length=1, description="classes watched")
+    classes: ClassNames = Field(["person"], min_length=1, description="classes watched")
     dwell_s: float = Field(30.0, gt=0.0, le=86400.0, description="seconds inside the zone that count as loitering")
 
-    @field_validator("classes")
-    @classmethod
-    def _classes(cls, value: list[str]) -> list[str]:
-        return known_classes(value)
 
 
 class LoiteringRule(Rule):
@@ -180,15 +172,11 @@ class CrowdingConfig(RuleConfigBase):
 
     type: Literal["crowding"] = "crowding"
     zone: str = Field("zone", min_length=1, description="name of a zone in the scene")
-    classes: list[str] = Field(["person"], min_length=1, description="classes counted")
+    classes: ClassNames = Field(["person"], min_length=1, description="classes counted")
     max_count: int = Field(10, ge=0, le=10000, description="more than this many is a crowd")
     min_duration_s: float = Field(2.0, ge=0.0, le=3600.0, description="the crowd must last this long")
     cooldown_s: float = Field(60.0, ge=0.0, le=86400.0, description="no second alert for this long")
 
-    @field_validator("classes")
-    @classmethod
-    def _classes(cls, value: list[str]) -> list[str]:
-        return known_classes(value)
 
 
 class CrowdingRule(Rule):

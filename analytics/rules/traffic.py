@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from analytics.classes import VEHICLES, known_classes
+from analytics.classes import VEHICLES, ClassNames
 from analytics.rules.base import Rule, RuleConfigBase, RuleHit, SceneState
 
 
@@ -26,15 +26,11 @@ class WrongWayConfig(RuleConfigBase):
 
     type: Literal["wrong_way"] = "wrong_way"
     lanes: list[str] = Field(["lane"], min_length=1, description="names of lanes in the scene")
-    classes: list[str] = Field(list(VEHICLES), min_length=1, description="classes checked")
+    classes: ClassNames = Field(list(VEHICLES), min_length=1, description="classes checked")
     min_distance_px: float = Field(40.0, gt=0.0, le=10000.0, description="net distance against the lane, pixels")
     min_frames: int = Field(5, ge=1, le=1000, description="processed frames with a backward step")
     step_px: float = Field(0.5, ge=0.0, le=100.0, description="a step shorter than this is standing still, not backward")
 
-    @field_validator("classes")
-    @classmethod
-    def _classes(cls, value: list[str]) -> list[str]:
-        return known_classes(value)
 
 
 class WrongWayRule(Rule):
@@ -93,14 +89,10 @@ class IllegalStoppingConfig(RuleConfigBase):
 
     type: Literal["illegal_stopping"] = "illegal_stopping"
     zone: str = Field("zone", min_length=1, description="name of the no-stopping zone")
-    classes: list[str] = Field(["car", "bus", "truck", "motorcycle"], min_length=1, description="classes checked")
+    classes: ClassNames = Field(["car", "bus", "truck", "motorcycle"], min_length=1, description="classes checked")
     max_stationary_s: float = Field(30.0, gt=0.0, le=86400.0, description="longest allowed stop")
     radius_px: float = Field(10.0, gt=0.0, le=1000.0, description="anchor staying within this radius is stationary")
 
-    @field_validator("classes")
-    @classmethod
-    def _classes(cls, value: list[str]) -> list[str]:
-        return known_classes(value)
 
 
 class IllegalStoppingRule(Rule):

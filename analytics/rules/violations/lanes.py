@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from analytics.rules.base import Rule, RuleHit, SceneState
-from analytics.rules.violations.common import ViolationConfigBase, known_classes
+from analytics.classes import ClassNames
+from analytics.rules.violations.common import ViolationConfigBase
 
 
 class SolidLineConfig(ViolationConfigBase):
@@ -76,11 +77,10 @@ class LaneRestrictionConfig(ViolationConfigBase):
 
     type: Literal["lane_restriction"] = "lane_restriction"
     zone: str = Field("lane", min_length=1, description="scene zone covering the restricted lane")
-    forbidden_classes: list[str] = Field(["car", "bus", "truck"], min_length=1, description="classes not allowed in it")
+    forbidden_classes: ClassNames = Field(["car", "bus", "truck"], min_length=1, description="classes not allowed in it")
     min_dwell_s: float = Field(2.0, ge=0.0, le=600.0, description="seconds in the lane before it counts")
     min_travel_px: float = Field(40.0, ge=0.0, le=5000.0, description="distance driven inside the lane, pixels")
 
-    _forbidden = field_validator("forbidden_classes")(classmethod(lambda cls, v: known_classes(v)))
 
 
 class LaneRestrictionRule(Rule):

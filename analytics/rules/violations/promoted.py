@@ -8,7 +8,8 @@ from pydantic import Field, field_validator
 
 from analytics.rules.base import RuleHit, SceneState
 from analytics.rules.traffic import IllegalStoppingConfig, IllegalStoppingRule, WrongWayConfig, WrongWayRule
-from analytics.rules.violations.common import MOTOR_VEHICLES, VIOLATION_EVIDENCE, known_classes
+from analytics.classes import ClassNames, known_classes
+from analytics.rules.violations.common import MOTOR_VEHICLES, VIOLATION_EVIDENCE
 
 
 class WrongWayViolationConfig(WrongWayConfig):
@@ -20,7 +21,7 @@ class WrongWayViolationConfig(WrongWayConfig):
     """
 
     type: Literal["wrong_way_violation"] = "wrong_way_violation"  # type: ignore[assignment]
-    classes: list[str] = Field(list(MOTOR_VEHICLES), min_length=1, description="classes checked")
+    classes: ClassNames = Field(list(MOTOR_VEHICLES), min_length=1, description="classes checked")
     evidence: list[str] = Field(list(VIOLATION_EVIDENCE), max_length=8, description="evidence kinds wished for each hit")
 
 

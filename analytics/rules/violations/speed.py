@@ -18,7 +18,8 @@ from pydantic import Field, field_validator, model_validator
 
 from analytics.geometry import DirectedLine, Point
 from analytics.rules.base import Rule, RuleHit, SceneState, TrackHistory
-from analytics.rules.violations.common import ViolationConfigBase, known_classes
+from analytics.classes import known_classes
+from analytics.rules.violations.common import ViolationConfigBase
 from analytics.rules.violations.exceptions import CalibrationError
 from ioc.common import ConfigModel
 
