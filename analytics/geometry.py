@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from analytics.detections import Detections
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 Point = tuple[float, float]
 Anchor = Literal["bottom_center", "center"]

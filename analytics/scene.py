@@ -29,7 +29,7 @@ from analytics.geometry import Crossing, DirectedLine, Lane, LaneConfig, LineCon
 from analytics.rules.base import Rule, RuleHit, SceneState, TrackHistory
 from analytics.rules.registry import RuleConfig, build_rule
 from analytics.tracking import ByteTrackConfig, Tracker
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 
 class SceneConfig(ConfigModel):

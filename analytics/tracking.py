@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from analytics.detections import Detections
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 
 class ByteTrackConfig(ConfigModel):

@@ -39,7 +39,7 @@ from websockets.uri import parse_uri
 
 from bench._hub import HubProcess, Site, declare_cameras, scratch_database, seed_site_blocking
 from bench._report import markdown_table, write_section
-from ioc.common import new_event_id
+from contract import new_event_id
 
 USER = ("bench_op", "bench-password-1", "operator", "79")
 BATCH_EVERY_S = 0.05  # the edge posts every 50 ms, as a busy site's outbox would

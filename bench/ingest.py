@@ -33,7 +33,7 @@ from psycopg.types.json import Jsonb
 
 from bench._hub import HubProcess, declare_cameras, scratch_database, seed_site_blocking
 from bench._report import markdown_table, write_section
-from ioc.common import new_event_id
+from contract import new_event_id
 
 BATCH = 500
 TYPES = [("traffic.red_light", "warning"), ("traffic.wrong_way", "warning"), ("count.line_crossing", "info"),

@@ -262,7 +262,7 @@ class Probe:
 
 
 def token(sub: str, role: str, room: str = "bench", pub: bool = False) -> str:
-    from conferencing.tokens import issue_join_token
+    from contract.tokens import issue_join_token
 
     return issue_join_token(room=room, sub=sub, name=sub, unit="bench", role=role, pub=pub, secret=SECRET)
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from conferencing.exceptions import TokenError
-from conferencing.tokens import issue_join_token
+from contract.tokens import issue_join_token
 
 if TYPE_CHECKING:
     from conferencing.room import Member

@@ -27,7 +27,7 @@ from conferencing.exceptions import CascadeError, TokenError
 from conferencing.forwarding import Fanout, SlotTrack, bind_sender, receiver_keyframe_requester, tap_receiver
 from conferencing.media import MediaPair, Slot
 from conferencing.room import Control, Member
-from conferencing.tokens import issue_join_token, verify_join_token
+from contract.tokens import issue_join_token, verify_join_token
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ioc.common.config import ConfigModel
+from contract.config import ConfigModel
 
 
 class RelayConfig(ConfigModel):

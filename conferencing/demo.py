@@ -35,7 +35,7 @@ from conferencing.camera_share import CameraShare
 from conferencing.client import RelayClient
 from conferencing.exceptions import CascadeError
 from conferencing.pattern import PatternTrack
-from conferencing.tokens import issue_join_token
+from contract.tokens import issue_join_token
 
 log = logging.getLogger(__name__)
 

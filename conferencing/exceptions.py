@@ -3,12 +3,6 @@
 The tree::
 
     ConferencingError
-    ├── TokenError                 a join token is refused (reason in .code)
-    │   ├── TokenMissing           no token was given
-    │   ├── TokenExpired           past its `exp`
-    │   ├── TokenSignatureInvalid  not signed with the relay secret (forged or other key)
-    │   ├── TokenWrongRoom         valid, but for another meeting
-    │   └── TokenClaimsInvalid     malformed, wrong issuer/audience, missing or bad claims
     ├── SignallingError            a websocket message is malformed or not allowed now
     │   └── PermissionDenied       the sender's role may not do this
     ├── RoomError                  the room cannot take this participant
@@ -17,11 +11,19 @@ The tree::
     ├── MediaError                 a codec or track the relay does not forward
     └── CascadeError               the link to the parent relay failed
 
+    TokenError (contract.exceptions, re-exported here): a join token is refused (reason in .code)
+    ├── TokenMissing, TokenExpired, TokenSignatureInvalid, TokenWrongRoom, TokenClaimsInvalid
+
 Library errors (PyJWT, aiortc, json) are mapped with ``raise ... from exc``; only the
 signalling layer turns them into ``{"type": "error", "code": ..., "message": ...}``.
 """
 
 from __future__ import annotations
+
+# Join-token errors belong to the token format in `contract`; re-exported here because the
+# relay raises them. They are not ConferencingError subclasses: the server catches both.
+from contract.exceptions import (TokenClaimsInvalid, TokenError, TokenExpired, TokenMissing,  # noqa: F401
+                                 TokenSignatureInvalid, TokenWrongRoom)
 
 
 class ConferencingError(Exception):
@@ -33,42 +35,6 @@ class ConferencingError(Exception):
         super().__init__(message)
         if code is not None:
             self.code = code
-
-
-class TokenError(ConferencingError):
-    """A join token was refused."""
-
-    code = "token_invalid"
-
-
-class TokenMissing(TokenError):
-    """No join token was presented."""
-
-    code = "token_missing"
-
-
-class TokenExpired(TokenError):
-    """The token's `exp` is in the past."""
-
-    code = "token_expired"
-
-
-class TokenSignatureInvalid(TokenError):
-    """The signature does not verify with the relay secret."""
-
-    code = "token_signature"
-
-
-class TokenWrongRoom(TokenError):
-    """The token grants another meeting."""
-
-    code = "token_wrong_room"
-
-
-class TokenClaimsInvalid(TokenError):
-    """The token is not a well-formed IOC join token."""
-
-    code = "token_claims"
 
 
 class SignallingError(ConferencingError):

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from conferencing.exceptions import PermissionDenied, RoomEnded, RoomFull, SignallingError
 from conferencing.media import MediaPair, Slot
 from conferencing.protocol import End, Mute, RaiseHand, Spotlight
-from conferencing.tokens import JoinClaims
+from contract.tokens import JoinClaims
 
 if TYPE_CHECKING:
     from aiortc import RTCPeerConnection

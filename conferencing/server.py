@@ -46,7 +46,7 @@ from conferencing.protocol import (
     parse_message,
 )
 from conferencing.room import Member, Room, Session
-from conferencing.tokens import verify_join_token
+from contract.tokens import verify_join_token
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class Relay:
             room = self.room(claims.room)
             session = Session(claims, send=ws.send, close=ws.close)
             old = room.add(session)
-        except ConferencingError as exc:
+        except (ConferencingError, TokenError) as exc:
             self.errors += 1
             await _error(ws, exc, message_id(raw))
             await ws.close(CLOSE_AUTH if isinstance(exc, TokenError) else CLOSE_BAD, exc.code)
@@ -268,7 +268,7 @@ class Relay:
                 if reply is not None:
                     reply["id"] = msg.id
                     await ws.send(json.dumps(reply))
-            except ConferencingError as exc:
+            except (ConferencingError, TokenError) as exc:
                 self.errors += 1
                 await _error(ws, exc, message_id(raw))
                 now = time.monotonic()
@@ -354,7 +354,7 @@ class Relay:
         return {"type": "answer", "sdp": sdp, "slots": message["slots"]}
 
 
-async def _error(ws: ServerConnection, exc: ConferencingError, msg_id: str | None = None) -> None:
+async def _error(ws: ServerConnection, exc: ConferencingError | TokenError, msg_id: str | None = None) -> None:
     try:
         await ws.send(json.dumps({"type": "error", "code": exc.code, "message": str(exc), "id": msg_id}))
     except ConnectionClosed:

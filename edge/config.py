@@ -22,7 +22,7 @@ from edge.evidence.signal_feed import SignalFeedConfig
 from edge.evidence.packager import EvidenceConfig
 from edge.exceptions import ConfigError
 from edge.yamlmarks import load_yaml, locate
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 CODE = r"^[A-Za-z0-9_.:-]{1,64}$"
 

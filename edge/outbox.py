@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from pydantic import ValidationError
 
 from edge.exceptions import OutboxError
-from ioc.common import Event, EvidenceRef, Severity, new_event_id
+from contract import Event, EvidenceRef, Severity, new_event_id
 
 log = logging.getLogger(__name__)
 

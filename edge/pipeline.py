@@ -30,7 +30,7 @@ from edge.config import CameraConfig, PreviewConfig
 from edge.evidence.packager import CameraInfo
 from edge.evidence.violations import ViolationEvidence
 from edge.outbox import EvidenceFile
-from ioc.common import Severity
+from contract import Severity
 from video import (CameraStream, CaptureOptions, ClipError, Frame, FrameRing, MjpegServer, StatusChange,
                    StreamOptions, encode_jpeg, write_clip)
 

@@ -30,7 +30,7 @@ from edge.heartbeat import Heartbeat
 from edge.hub import HubClient
 from edge.outbox import EvidenceFile, Outbox
 from edge.pipeline import CameraPipeline
-from ioc.common import Event, Severity
+from contract import Event, Severity
 from video import MjpegServer
 
 log = logging.getLogger(__name__)

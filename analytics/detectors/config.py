@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from analytics.classes import CLASS_IDS, ROAD_USERS
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 
 class MotionGateConfig(ConfigModel):

@@ -11,8 +11,8 @@ Modules: `reader` (the `PlateReader` stage and its config union), `ocr`
 codes), `colour`, `quality` (best frames of a track), `synth` (plate generator).
 """
 
-from analytics.plates.grammar import PlateText, correct_rows, is_valid_plate, merge_rows, normalise, parse_plate
-from analytics.plates.provinces import Province, province_for
+from contract.plates.grammar import PlateText, correct_rows, is_valid_plate, merge_rows, normalise, parse_plate
+from contract.plates.provinces import Province, province_for
 from analytics.plates.reader import (
     PlateCandidate,
     PlateReader,

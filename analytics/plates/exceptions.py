@@ -4,10 +4,12 @@ Tree::
 
     AnalyticsError                      (analytics.exceptions)
     └── PlateError                      anything this package raises
-        ├── PlateFormatError            text that is not a Vietnamese plate (also ValueError)
         ├── PlateCropError              a crop that is not an HxWx3 uint8 image (also FrameError)
         ├── PlateModelError             the OCR model could not be loaded or run (also ModelError)
         └── PlateFontError              no TrueType font for the plate generator
+
+`PlateFormatError` (text that is not a Vietnamese plate) comes from `contract.exceptions`,
+where the plate grammar lives; it is re-exported here.
 
 A plate that is simply unreadable is *not* an error: the reader returns a
 `PlateReading` with ``text=None``.
@@ -16,14 +18,11 @@ A plate that is simply unreadable is *not* an error: the reader returns a
 from __future__ import annotations
 
 from analytics.exceptions import AnalyticsError, FrameError, ModelError
+from contract.exceptions import PlateFormatError  # noqa: F401  (the grammar lives in contract)
 
 
 class PlateError(AnalyticsError):
     """Base of every error raised by `analytics.plates`."""
-
-
-class PlateFormatError(PlateError, ValueError):
-    """A string that does not follow any Vietnamese plate format, or names an unknown province code."""
 
 
 class PlateCropError(PlateError, FrameError):

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from analytics.plates.exceptions import PlateModelError
-from analytics.plates.grammar import CharChoices
+from contract.plates.grammar import CharChoices
 
 
 PLATE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-."

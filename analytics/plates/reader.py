@@ -38,11 +38,11 @@ from pydantic import Field, TypeAdapter
 
 from analytics.plates.colour import classify_colour
 from analytics.plates.exceptions import PlateCropError
-from analytics.plates.grammar import PlateText, correct_rows, parse_plate
+from contract.plates.grammar import PlateText, correct_rows, parse_plate
 from analytics.plates.locate import Hypothesis, find_text_blocks, from_blocks, from_text_lines, widen
 from analytics.plates.ocr import PaddleOCRModels
 from analytics.plates.quality import best_frames
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 MIN_CROP_SIDE = 12
 

@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from analytics.plates.exceptions import PlateCropError, PlateFontError
-from analytics.plates.grammar import SERIES_LETTERS, SPECIAL_SERIES, parse_plate
-from analytics.plates.provinces import PROVINCES
+from contract.plates.grammar import SERIES_LETTERS, SPECIAL_SERIES, parse_plate
+from contract.plates.provinces import PROVINCES
 
 PlateKind = Literal["car", "motorbike"]
 PlateColour = Literal["white", "yellow", "blue", "red"]

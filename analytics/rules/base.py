@@ -4,7 +4,7 @@ A rule is a small stateful object (one per rule config per camera). The scene
 analyzer calls `evaluate` once per processed frame with a `SceneState`: the tracks
 of this frame, each track's recent history, which tracks are in which zone and lane
 (and since when), and the line crossings of this frame. A rule returns `RuleHit`s;
-the edge turns each hit into an `ioc.common.Event` and collects the evidence it wishes.
+the edge turns each hit into an `contract.Event` and collects the evidence it wishes.
 
 Writing a rule (e.g. a violation rule in ``analytics/rules/violations*/``)::
 
@@ -42,8 +42,8 @@ from pydantic import Field
 from analytics.classes import class_name
 from analytics.detections import Detections
 from analytics.geometry import Crossing, DirectedLine, Lane, Zone
-from ioc.common import ConfigModel, Severity
-from ioc.common.envelope import EVENT_TYPE_PATTERN
+from contract import ConfigModel, Severity
+from contract.envelope import EVENT_TYPE_PATTERN
 
 
 class RuleConfigBase(ConfigModel):

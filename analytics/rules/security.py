@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from analytics.classes import ClassNames
 from analytics.rules.base import Rule, RuleConfigBase, RuleHit, SceneState
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from edge.evidence.exceptions import ChainError
 from edge.evidence.keys import EdgeSigningKey
-from ioc.common.evidence_verify import Manifest, ManifestFormatError, Report, sha256_hex, verify_chain
+from contract.evidence_verify import Manifest, ManifestFormatError, Report, sha256_hex, verify_chain
 
 _NAME_RE = re.compile(r"^(\d{12})\.json$")
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.evidence.exceptions import KeyFileError
-from ioc.common.evidence_verify import key_fingerprint, public_key_b64
+from contract.evidence_verify import key_fingerprint, public_key_b64
 
 KEY_FILE_NAME = "edge_ed25519.pem"
 

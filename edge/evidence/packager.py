@@ -23,8 +23,8 @@ from pydantic import Field
 from edge.evidence.chain import ManifestChain, SignedManifest, utc_iso
 from edge.evidence.exceptions import ClipUnavailable, PackagingError
 from edge.evidence.render import VIOLATION_NAMES_VI, Caption, Overlay, render_closeup, render_overview
-from ioc.common import ConfigModel, EvidenceRef
-from ioc.common.evidence_verify import MIME_EXTENSIONS, sha256_hex
+from contract import ConfigModel, EvidenceRef
+from contract.evidence_verify import MIME_EXTENSIONS, sha256_hex
 from video.clip import write_clip
 from video.exceptions import VideoError
 from video.snapshot import encode_jpeg

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from analytics.rules.violations.exceptions import SignalError
 from analytics.rules.violations.signal import SIGNALS, SignalBoard
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 log = logging.getLogger(__name__)
 

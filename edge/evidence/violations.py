@@ -47,7 +47,7 @@ from edge.evidence.packager import (
     PlateEvidence,
 )
 from edge.evidence.render import CYAN, RED, YELLOW, Overlay
-from ioc.common import new_event_id
+from contract import new_event_id
 
 log = logging.getLogger(__name__)
 

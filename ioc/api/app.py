@@ -26,7 +26,7 @@ from ioc.api import errors
 from ioc.api.observability import HubMetrics
 from ioc.api.ratelimit import LoginLimiter
 from ioc.broker import Broker, make_broker
-from ioc.common.envelope import Event
+from contract.envelope import Event
 from ioc.db import open_pool, upgrade
 from ioc.exceptions import ConfigError
 from ioc.settings import Settings, get_settings

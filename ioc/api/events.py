@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ioc.api.deps import CurrentEdge, CurrentUser, Db
 from ioc.api.roles import Acknowledger
 from ioc.broker import LiveMessage
-from ioc.common.envelope import Event
+from contract.envelope import Event
 from ioc.exceptions import InvalidInput, MalformedBody, PermissionDenied, TooLarge
 from ioc.services import audit, events, evidence_arrival, units
 from ioc.services.edges import Edge

@@ -41,7 +41,7 @@ from ioc.api.deps import AppSettings, CurrentUser, Db, PageUser
 # The meeting page reuses the web area's renderer: same language switch, catalogue and
 # security headers as the other pages.
 from ioc.api.pages import render, request_lang
-from ioc.common import ConfigModel
+from contract import ConfigModel
 from ioc.exceptions import InvalidInput, NotFound, PermissionDenied
 from ioc.services import cameras, meetings, units, users
 from ioc.services.meetings import AttendanceReport, MeetingSpec

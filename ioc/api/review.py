@@ -30,7 +30,7 @@ from ioc.api.deps import CurrentUser, Db, PageUser, require_roles
 from ioc.api.pages import _forbidden, nav_links, render, request_lang
 from ioc.api.roles import Admin
 from ioc.broker import LiveMessage
-from ioc.common.evidence_verify import Manifest, build_evidence_zip
+from contract.evidence_verify import Manifest, build_evidence_zip
 from ioc.exceptions import Conflict, NotFound
 from ioc.services import units, violations
 from ioc.services.evidence import path_for

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ioc.common.evidence_verify import Report, key_fingerprint, load_public_key, verify_chain, verify_zip
+from contract.evidence_verify import Report, key_fingerprint, load_public_key, verify_chain, verify_zip
 
 _FINGERPRINT_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 

@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
 
         from conferencing.config import RelayConfig
         from conferencing.server import Relay
-        from conferencing.exceptions import TokenError
-        from conferencing.tokens import verify_join_token
+        from contract.exceptions import TokenError
+        from contract.tokens import verify_join_token
 
         rooms = list(room or [])
         if token and not rooms:

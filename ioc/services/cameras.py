@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.common.envelope import CODE_PATTERN
+from contract.envelope import CODE_PATTERN
 from ioc.exceptions import Conflict, InvalidInput, NotFound
 from ioc.services.edges import Edge
 

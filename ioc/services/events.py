@@ -32,7 +32,7 @@ from psycopg.rows import tuple_row
 from pydantic import BaseModel, ValidationError
 
 from ioc.broker import LiveMessage
-from ioc.common.envelope import Event
+from contract.envelope import Event
 from ioc.exceptions import BrokerError, InvalidInput, NotFound, TooLarge
 from ioc.services.edges import Edge
 
@@ -186,7 +186,7 @@ class _Prepared:
 
 def _prepare(good: list[tuple[int, Event]]) -> list[_Prepared]:
     # COPY text format: only the JSON columns can hold characters COPY escapes
-    # (`_copy_escape`); ids, codes and types are pattern-checked by `ioc.common.Event`,
+    # (`_copy_escape`); ids, codes and types are pattern-checked by `contract.Event`,
     # and no value is NULL. Formatted here because psycopg's per-row `write_row` costs
     # more than the database work for a 500-event batch. The live frame is assembled
     # from the same pieces (the pattern-checked strings need no JSON escaping): a second
@@ -298,7 +298,7 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 def envelope(row: dict[str, Any]) -> dict[str, Any]:
-    """The wire-form envelope of a stored event (exactly the fields of `ioc.common.Event`)."""
+    """The wire-form envelope of a stored event (exactly the fields of `contract.Event`)."""
     return {
         "id": str(row["id"]),
         "edge": row["edge"],

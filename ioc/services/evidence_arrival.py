@@ -24,7 +24,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from ioc.common.evidence_verify import Manifest
+from contract.evidence_verify import Manifest
 from ioc.exceptions import InvalidInput
 from ioc.services.evidence_verify_ingest import Verdict, verify_arrival
 

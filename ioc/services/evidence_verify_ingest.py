@@ -3,7 +3,7 @@
 The hub calls `verify_arrival` when an event carrying `payload.evidence_manifest`
 arrives together with (or after) the manifest file it names. Each manifest gets one
 row in `evidence_manifests` (migration 020) with `verified` and a list of `problems`
-(codes from `ioc.common.evidence_verify`, plus `edge_mismatch`, `key_unregistered`,
+(codes from `contract.evidence_verify`, plus `edge_mismatch`, `key_unregistered`,
 `chain_fork`). Nothing is thrown away: a manifest that does not verify is stored and
 marked, so the review desk can show why.
 
@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row, tuple_row
 
-from ioc.common.evidence_verify import (
+from contract.evidence_verify import (
     Manifest,
     ManifestFormatError,
     Problem,
@@ -282,7 +282,7 @@ async def verdict_for_event(conn: psycopg.AsyncConnection, event_id: str) -> Ver
 
 async def chain_link_for_event(conn: psycopg.AsyncConnection, event_id: str) -> ChainLink:
     """Manifest, signature, key and previous link of an event, for the export ZIP
-    (`ioc.common.evidence_verify.build_evidence_zip`); `NotFound` when there is none."""
+    (`contract.evidence_verify.build_evidence_zip`); `NotFound` when there is none."""
     cur = await conn.cursor(row_factory=dict_row).execute(
         "SELECT hash, edge, seq, prev_hash, manifest, signature, public_key FROM evidence_manifests"
         " WHERE event_id = %s ORDER BY received_at DESC LIMIT 1", (event_id,))

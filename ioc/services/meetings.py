@@ -1,7 +1,7 @@
 """Meetings between administrative units: schedule, state, who may join, attendance.
 
 The hub owns the meeting records; the relays (``conferencing/``) own the media. The
-hub hands a logged-in user a short-lived join token (``conferencing.tokens``) for the
+hub hands a logged-in user a short-lived join token (``contract.tokens``) for the
 relay of their own unit, and the relays report back who joined and left.
 
 Rules, enforced here so that every caller (API, CLI, demo) gets the same answer:
@@ -39,9 +39,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row, tuple_row
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
-from conferencing.exceptions import TokenError
-from conferencing.tokens import Role, issue_join_token, verify_join_token
-from ioc.common import ConfigModel, new_event_id
+from contract.exceptions import TokenError
+from contract.tokens import Role, issue_join_token, verify_join_token
+from contract import ConfigModel, new_event_id
 from ioc.exceptions import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
 from ioc.services import audit, units
 

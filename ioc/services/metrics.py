@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ioc.common.envelope import CODE_PATTERN
+from contract.envelope import CODE_PATTERN
 from ioc.exceptions import InvalidInput
 
 SERIES_PATTERN = r"^[a-z0-9_.:-]{1,100}$"

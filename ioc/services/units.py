@@ -20,7 +20,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from pydantic import BaseModel, Field, ValidationError
 
-from ioc.common.envelope import CODE_PATTERN
+from contract.envelope import CODE_PATTERN
 from ioc.exceptions import Conflict, InvalidInput, NotFound
 
 

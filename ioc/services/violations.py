@@ -29,9 +29,9 @@ from typing import Any, Literal
 from psycopg import AsyncConnection
 from pydantic import BaseModel, Field, field_validator
 
-from analytics.plates.exceptions import PlateFormatError
-from analytics.plates.grammar import parse_plate
-from ioc.common.config import ConfigModel
+from contract.exceptions import PlateFormatError
+from contract.plates.grammar import parse_plate
+from contract.config import ConfigModel
 from ioc.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from ioc.services import audit
 from ioc.services.users import User

@@ -20,7 +20,7 @@ from edge.evidence.chain import ManifestChain
 from edge.evidence.keys import EdgeSigningKey
 from edge.evidence.packager import CameraInfo, EvidenceConfig, EvidencePackage, EvidencePackager, EvidenceRequest
 from ioc.cli.evidence import register
-from ioc.common.evidence_verify import Manifest, build_evidence_zip, evidence_file_name
+from contract.evidence_verify import Manifest, build_evidence_zip, evidence_file_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,7 +200,7 @@ def test_chain_command_on_an_edge_data_dir(tmp_path: Path, chain) -> None:
 
 def test_verifier_imports_neither_opencv_nor_the_hub() -> None:
     """The hub, the CLI and a police laptop import the verifier: it must stay light."""
-    code = ("import sys, ioc.common.evidence_verify, ioc.cli.evidence; "
+    code = ("import sys, contract.evidence_verify, ioc.cli.evidence; "
             "print(sorted(m for m in ('cv2', 'numpy', 'fastapi', 'psycopg', 'av') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from conferencing.pattern import age_ms, colour_close, read_pattern
-from conferencing.tokens import issue_join_token
+from contract.tokens import issue_join_token
 
 SECRET = "relay-test-secret-0123456789abcdef"
 RED = (200, 30, 30)

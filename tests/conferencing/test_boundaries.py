@@ -9,7 +9,7 @@ import pytest
 
 # conferencing/demo.py is the hub's demo hook (it starts relays from the hub's data), not relay code.
 RELAY_MODULES = [
-    "conferencing.tokens", "conferencing.exceptions", "conferencing.config", "conferencing.protocol",
+    "contract.tokens", "conferencing.exceptions", "conferencing.config", "conferencing.protocol",
     "conferencing.forwarding", "conferencing.media", "conferencing.room", "conferencing.server",
     "conferencing.cascade", "conferencing.client", "conferencing.attendance", "conferencing.recording",
     "conferencing.pattern", "ioc.cli.relay",

@@ -31,7 +31,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from conferencing.client import RelayClient
 from conferencing.config import RelayConfig
 from conferencing.server import Relay
-from conferencing.tokens import issue_join_token
+from contract.tokens import issue_join_token
 from ioc.services.meetings import issue_relay_hub_token
 from tests.conftest import free_port
 from tests.ioc.conftest import Factory, Hub, database_url, db, db_area, hub, hub_settings, make  # noqa: F401

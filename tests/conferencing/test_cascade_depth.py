@@ -15,7 +15,7 @@ from conferencing.client import RelayClient
 from conferencing.config import RelayConfig
 from conferencing.pattern import PatternTrack, colour_close, read_pattern
 from conferencing.server import Relay
-from conferencing.tokens import verify_join_token
+from contract.tokens import verify_join_token
 from tests.conferencing.helpers import GREEN, RED, SECRET, FrameWatcher, token
 from tests.conftest import free_port
 

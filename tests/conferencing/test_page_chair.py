@@ -16,7 +16,7 @@ from aiortc.contrib.media import MediaPlayer
 from conferencing.client import RelayClient
 from conferencing.config import RelayConfig
 from conferencing.server import Relay
-from conferencing.tokens import issue_join_token
+from contract.tokens import issue_join_token
 from tests.conferencing.test_browser_meet import CHROMIUM, CHROMIUM_ARGS, VIDEO, _wait, spotlight_sample
 from tests.conftest import free_port
 from tests.ioc.conftest import Factory, Hub, database_url, db, db_area, hub, hub_settings, make  # noqa: F401

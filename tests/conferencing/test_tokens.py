@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from conferencing import exceptions as exc
-from conferencing.tokens import issue_join_token, verify_join_token
+from contract.tokens import issue_join_token, verify_join_token
 
 SECRET = "test-relay-secret-0123456789abcdef"
 BASE = dict(room="m-1", sub="u-1", name="Chủ tọa Tỉnh", unit="26", role="chair", pub=True)

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bench._hub import HubProcess, Site, declare_cameras, scratch_database, seed_site_blocking
-from ioc.common import new_event_id
+from contract import new_event_id
 from tests.conftest import require_service
 
 CHROMIUM = "/usr/bin/chromium"

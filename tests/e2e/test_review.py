@@ -16,7 +16,7 @@ import pytest
 
 from bench._hub import HubProcess, Site, scratch_database, seed_site_blocking
 from edge.worker import EdgeWorker
-from ioc.common.evidence_verify import verify_zip
+from contract.evidence_verify import verify_zip
 from tests.conftest import require_service
 from tests.e2e.conftest import shoot
 from tests.edge.helpers import site as site_config

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edge.config import SiteConfig
-from ioc.common import Event
+from contract import Event
 
 
 class Recorder:

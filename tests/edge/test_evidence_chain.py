@@ -12,7 +12,7 @@ import pytest
 from edge.evidence.chain import ManifestChain
 from edge.evidence.exceptions import KeyFileError
 from edge.evidence.keys import EdgeSigningKey
-from ioc.common.evidence_verify import Manifest, sha256_hex, verify_manifest
+from contract.evidence_verify import Manifest, sha256_hex, verify_manifest
 
 
 def _fields(n: int, blob: bytes) -> dict:

@@ -15,7 +15,7 @@ from edge.evidence.chain import ManifestChain
 from edge.evidence.keys import EdgeSigningKey
 from edge.evidence.packager import CameraInfo, EvidenceConfig, EvidencePackager, EvidenceRequest, PlateEvidence
 from edge.evidence.render import Overlay
-from ioc.common.evidence_verify import verify_manifest
+from contract.evidence_verify import verify_manifest
 from video.frame import Frame
 from video.ring import FrameRing
 

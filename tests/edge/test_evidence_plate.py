@@ -19,7 +19,7 @@ from analytics.rules.base import RuleHit
 from analytics.scene import SceneConfig
 from edge.evidence.packager import CameraInfo, EvidenceConfig
 from edge.evidence.violations import ViolationEvidence
-from ioc.common.evidence_verify import verify_manifest
+from contract.evidence_verify import verify_manifest
 from video.frame import Frame
 from tests.analytics.conftest import read_frame
 

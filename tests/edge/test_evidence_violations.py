@@ -18,7 +18,7 @@ from analytics.plates.reader import RapidOCRPlateReader
 from analytics.scene import SceneAnalyzer, SceneConfig
 from edge.evidence.packager import CameraInfo, EvidenceConfig
 from edge.evidence.violations import ViolationEvidence, caption_lines, is_violation, overlays_for
-from ioc.common.evidence_verify import verify_chain, verify_manifest
+from contract.evidence_verify import verify_chain, verify_manifest
 from video.frame import Frame
 from video.ring import FrameRing
 

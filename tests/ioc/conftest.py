@@ -51,7 +51,7 @@ from fastapi import FastAPI
 from psycopg.rows import dict_row
 
 from ioc.api.app import create_app
-from ioc.common import new_event_id
+from contract import new_event_id
 from ioc.db import upgrade
 from ioc.services import cameras as camera_service
 from ioc.services import edges, units, users

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conferencing.tokens import verify_join_token
+from contract.tokens import verify_join_token
 from ioc.services.meetings import issue_relay_hub_token
 from tests.ioc.conftest import Factory, Hub, Tree
 
@@ -237,7 +237,7 @@ async def test_attendance_from_relays_only(hub: Hub, make: Factory, db) -> None:
 async def test_relay_reports_end_with_a_minted_relay_token(hub: Hub, make: Factory) -> None:
     """A relay without a hub token signs a short `relay` join token for the meeting; its
     `end` report (the chair ended the meeting on the relay) ends it at the hub too."""
-    from conferencing.tokens import issue_join_token
+    from contract.tokens import issue_join_token
 
     tree = await make.tree()
     chair = await make.user("official", tree.province)

@@ -24,7 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from conferencing.client import RelayClient
 from conferencing.config import RelayConfig
 from conferencing.server import Relay
-from conferencing.tokens import issue_join_token
+from contract.tokens import issue_join_token
 from tests.conftest import free_port
 from tests.ioc.conftest import Factory, Hub
 from tests.video.rtsp_server import RtspServer

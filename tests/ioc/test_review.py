@@ -22,7 +22,7 @@ import pytest
 from edge.evidence.chain import ManifestChain
 from edge.evidence.keys import EdgeSigningKey
 from edge.evidence.packager import CameraInfo, EvidenceConfig, EvidencePackager, EvidenceRequest, PlateEvidence
-from ioc.common.evidence_verify import verify_zip
+from contract.evidence_verify import verify_zip
 from ioc.services.violations import deadline_status
 from tests.ioc.conftest import EdgeLogin, Factory, Hub
 

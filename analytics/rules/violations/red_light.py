@@ -10,7 +10,7 @@ from analytics.rules.base import Rule, RuleHit, SceneState
 from analytics.rules.violations.common import ViolationConfigBase
 from analytics.rules.violations.exceptions import RuleConfigError
 from analytics.rules.violations.signal import SIGNALS, SignalColour, SignalTimeline, classify_lamp
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 
 class FrameSignalConfig(ConfigModel):

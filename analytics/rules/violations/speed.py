@@ -21,7 +21,7 @@ from analytics.rules.base import Rule, RuleHit, SceneState, TrackHistory
 from analytics.classes import known_classes
 from analytics.rules.violations.common import ViolationConfigBase
 from analytics.rules.violations.exceptions import CalibrationError
-from ioc.common import ConfigModel
+from contract import ConfigModel
 
 
 def _no_three_collinear(points: list[Point], what: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from analytics.plates.colour import classify_colour
 from analytics.plates.exceptions import PlateCropError, PlateFormatError
-from analytics.plates.grammar import parse_plate
+from contract.plates.grammar import parse_plate
 from analytics.plates.quality import best_frames, frame_quality, sharpness
 from analytics.plates.synth import make_negative, make_sample, random_plate_text, render_plate, video_frames
 

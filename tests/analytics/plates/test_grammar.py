@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from analytics.plates.exceptions import PlateFormatError
-from analytics.plates.grammar import SPECIAL_SERIES, STRONG, correct_rows, is_valid_plate, merge_rows, normalise, parse_plate
-from analytics.plates.provinces import CURRENT_PROVINCES, PROVINCES, codes_of, province_for
+from contract.plates.grammar import SPECIAL_SERIES, STRONG, correct_rows, is_valid_plate, merge_rows, normalise, parse_plate
+from contract.plates.provinces import CURRENT_PROVINCES, PROVINCES, codes_of, province_for
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ Formats (the canonical text this project stores and shows)::
     two-row motorbike              59-X1 / 123.45 -> 59-X1 123.45   (also 4 digits: 59-X1 1234)
     two-row moped (<= 50 cc)       29-AA / 123.45 -> 29-AA 123.45
 
-Rules: the first two digits are a province code (`analytics.plates.provinces`);
+Rules: the first two digits are a province code (`contract.plates.provinces`);
 series letters never use I, J, O, Q or W (too close to 1, 0 and V); a two-letter
 car series must be one of the special series; the serial number is not all zeros.
 
@@ -37,8 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from analytics.plates.exceptions import PlateFormatError
-from analytics.plates.provinces import Province, province_for
+from contract.exceptions import PlateFormatError
+from contract.plates.provinces import Province, province_for
 
 Layout = Literal["one_row", "two_row"]
 Vehicle = Literal["car", "motorbike"]

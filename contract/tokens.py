@@ -10,7 +10,7 @@ before a participant may signal. The contract (TEAM.md) is fixed:
 - ``exp`` at most 10 minutes after ``iat``.
 
 PyJWT does the signature, expiry, issuer and audience checks; this module adds the
-claim shapes and turns PyJWT's errors into the `conferencing.exceptions.TokenError` tree.
+claim shapes and turns PyJWT's errors into the `contract.exceptions.TokenError` tree.
 
 Example::
 
@@ -30,7 +30,7 @@ from typing import Any, Literal, get_args
 
 import jwt
 
-from conferencing.exceptions import (
+from contract.exceptions import (
     TokenClaimsInvalid,
     TokenExpired,
     TokenMissing,
