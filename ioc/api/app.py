@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 import ioc
 import web
 from ioc.api import errors
+from ioc.api.guards import NulGuard
 from ioc.api.observability import HubMetrics
 from ioc.api.ratelimit import LoginLimiter
 from ioc.broker import Broker, make_broker
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     app.state.metrics = HubMetrics()
     app.state.login_limiter = LoginLimiter(attempts=settings.login_attempts, window_s=settings.login_window_s)
     errors.install(app)
+    app.add_middleware(NulGuard)
     for name in _ROUTERS:
         app.include_router(importlib.import_module(f"ioc.api.{name}").router)
     for module_name in _OPTIONAL_ROUTERS:

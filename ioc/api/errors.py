@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import DataError
+from pydantic import ValidationError
 
 from ioc import exceptions as exc
 
@@ -69,7 +71,27 @@ def _plain(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": e.get("type")} for e in errors]
 
 
+async def _model_error(_: Request, error: Exception) -> JSONResponse:
+    # A model built inside a handler from request values (a filter, a query) refused
+    # them: the client's input, not a server fault.
+    assert isinstance(error, ValidationError)
+    errors = list(error.errors())
+    return JSONResponse({"detail": _describe(errors), "errors": _plain(errors)}, status_code=422)
+
+
+async def _data_error(_: Request, error: Exception) -> JSONResponse:
+    # Last line of defence: a value PostgreSQL cannot hold (NUL, an out-of-range number,
+    # text it cannot encode) that slipped past validation is the request's fault: 422,
+    # never a 500. The checks in front (guards.NulGuard, events.storable) should catch
+    # each such value first with a precise message.
+    assert isinstance(error, DataError)
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return JSONResponse({"detail": f"a value of this request cannot be stored: {first}"}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(exc.IocError, _ioc_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValidationError, _model_error)
+    app.add_exception_handler(DataError, _data_error)
