@@ -41,7 +41,7 @@ class Detections:
 
         >>> d = Detections(xyxy=[[10, 20, 50, 80]], confidence=[0.9], class_id=[3])
         >>> len(d), d.class_names, d.tracker_id.tolist()
-        (1, ['motorcycle'], [-1])
+        (1, ['motorbike'], [-1])
         >>> d[d.confidence > 0.5].anchors().tolist()
         [[30.0, 80.0]]
     """

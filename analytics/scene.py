@@ -6,7 +6,7 @@ Example::
         "zones": [{"name": "crossing", "polygon": [[120, 200], [460, 200], [470, 260], [100, 260]]}],
         "lines": [{"name": "gate", "start": [0, 400], "end": [1280, 400]}],
         "rules": [
-            {"type": "zone_intrusion", "zone": "crossing", "classes": ["person"]},
+            {"type": "zone_intrusion", "zone": "crossing", "classes": ["pedestrian"]},
             {"type": "line_count", "line": "gate", "interval_s": 60},
         ],
     }))

@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from bench._models import stock_yolox
 from analytics.detectors import YoloxConfig, build_detector
 from analytics.scene import SceneAnalyzer, SceneConfig
 from bench._report import markdown_table, write_section
@@ -52,7 +53,7 @@ from video import Capture, CaptureOptions, FrameRing, encode_jpeg
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 VIDEO = DATA / "highway_720p.mp4"
-MODEL = DATA / "yolox_nano.onnx"
+MODEL = DATA / "yolox_nano.onnx"  # replaced in main() by the installed copy (with its class map)
 STEP = 6  # 30 fps source, 5 detection fps
 
 SCENE = {  # the carriageways as tests/analytics/test_highway.py drew them
@@ -215,6 +216,8 @@ def capacity_run(cameras: int, seconds: float, data_dir: Path) -> dict[str, floa
 
 
 def main() -> None:
+    global MODEL
+    MODEL = stock_yolox()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-cameras", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=12.0)

@@ -182,7 +182,7 @@ def _envelope(site: Site, seq: int) -> dict[str, Any]:
         "id": str(new_event_id()), "edge": site.edge_id, "seq": seq, "camera": site.cameras[seq % len(site.cameras)],
         "unit": site.commune, "type": "traffic.red_light", "severity": "warning",
         "ts": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-        "payload": {"plate": f"59-X1 {seq % 1000:03d}.{seq % 100:02d}", "class": "motorcycle", "track": seq},
+        "payload": {"plate": f"59-X1 {seq % 1000:03d}.{seq % 100:02d}", "class": "motorbike", "track": seq},
         "evidence": [],
     }
 

@@ -74,7 +74,7 @@ def make_events(n: int, edge: str, unit: str, cameras: list[str], seq0: int, rng
             "type": type_,
             "severity": severity,
             "ts": (now - timedelta(milliseconds=(n - i) * 5)).isoformat().replace("+00:00", "Z"),
-            "payload": {"track": rng.randint(1, 10_000), "class": rng.choice(["car", "motorcycle", "truck", "bus"]),
+            "payload": {"track": rng.randint(1, 10_000), "class": rng.choice(["car", "motorbike", "truck", "bus"]),
                         "plate": f"{rng.randint(11, 99)}A-{rng.randint(100, 999)}.{rng.randint(10, 99)}",
                         "speed_kmh": round(rng.uniform(20, 90), 1)},
             "evidence": [],

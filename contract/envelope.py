@@ -33,7 +33,7 @@ class Event(BaseModel):
 
         Event(id=new_event_id(), edge="edge-hcm-01", seq=1, camera="cam-01", unit="26734",
               type="traffic.wrong_way", severity="warning", ts=datetime.now(timezone.utc),
-              payload={"track": 31, "class": "motorcycle"})
+              payload={"track": 31, "class": "motorbike"})
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -22,7 +22,7 @@ def preview_image(image: np.ndarray, tracks: Detections, scene: SceneConfig, max
     return draw_scene(draw_tracks(small, tracks, scale=scale), scene, scale=scale)
 
 _COLOURS = {  # BGR
-    "person": (60, 200, 255), "bicycle": (255, 200, 60), "motorcycle": (80, 255, 80),
+    "pedestrian": (60, 200, 255), "bicycle": (255, 200, 60), "motorbike": (80, 255, 80),
     "car": (255, 120, 40), "bus": (200, 80, 255), "truck": (40, 80, 255), "motion": (200, 200, 200),
 }
 

@@ -53,8 +53,8 @@ def _scene(width: int, height: int, motion_only: bool) -> dict[str, Any]:
     """A counting line across the middle and a watched zone in the lower middle."""
     zone = [[width * 0.4, height * 0.68], [width * 0.6, height * 0.68],
             [width * 0.6, height * 0.98], [width * 0.4, height * 0.98]]
-    count_classes = ["motion"] if motion_only else ["bicycle", "car", "motorcycle", "bus", "truck"]
-    intruders = ["motion"] if motion_only else ["person"]
+    count_classes = ["motion"] if motion_only else ["bicycle", "car", "motorbike", "bus", "truck"]
+    intruders = ["motion"] if motion_only else ["pedestrian"]
     # The lower carriageway is declared one-way eastbound, so its westbound traffic is proposed
     # as wrong-way violations for the review desk (signed evidence with a plate close-up; no
     # clip, which would cost a video encode per violation on a laptop).

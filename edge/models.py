@@ -9,6 +9,7 @@ a temporary name and renamed, so a half-downloaded model is never picked up.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ class ModelSpec:
     sha256: str
     url: str
     size_hint: str = ""
+    classmap: str | None = None  # edge/classmaps/<name>.json: written beside the model as <stem>.classes.json
 
 
 KNOWN_MODELS: dict[str, ModelSpec] = {
@@ -38,6 +40,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         sha256="e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd",
         url="https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/yolox_nano.onnx",
         size_hint="3.7 MB",
+        classmap="coco80",
     ),
 }
 
@@ -59,6 +62,40 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_class_map(spec: ModelSpec, target: Path) -> Path | None:
+    """Write the class names of a catalogue model beside its installed file (``<stem>.classes.json``).
+
+    The detector reads class names from the model or this side file, never from a table of
+    its own; the stock YOLOX-Nano export carries no metadata, so its COCO names go here.
+    """
+    if spec.classmap is None:
+        return None
+    names = json.loads((Path(__file__).parent / "classmaps" / f"{spec.classmap}.json").read_text(encoding="utf-8"))
+    side = target.with_name(target.stem + ".classes.json")
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_text(json.dumps(names) + "\n", encoding="utf-8")
+    os.replace(tmp, side)
+    return side
+
+
+def ensure_class_map(model: Path) -> Path | None:
+    """Write the side class map of a catalogue model installed before class maps existed.
+
+    Does nothing when a side file is there already or the model is not in the catalogue
+    (a fine-tuned model carries its names in its own metadata).
+    """
+    side = model.with_name(model.stem + ".classes.json")
+    if side.is_file() or not model.is_file():
+        return side if side.is_file() else None
+    spec = spec_for_hash(sha256_file(model))
+    if spec is None:
+        return None
+    try:
+        return write_class_map(spec, model)
+    except OSError:  # a read-only models folder: the detector then says what is missing
+        return None
 
 
 def spec_for_hash(sha256: str) -> ModelSpec | None:
@@ -89,6 +126,7 @@ def install(path: Path, base: Path | None = None) -> Path:
         tmp.flush()
         os.fsync(tmp.fileno())
     os.replace(tmp.name, target)
+    write_class_map(spec, target)
     return target
 
 
@@ -125,6 +163,7 @@ def fetch(name: str, base: Path | None = None, url: str | None = None, timeout_s
                              f"{spec.sha256}; nothing installed")
         target = target_dir / spec.filename
         os.replace(tmp.name, target)
+        write_class_map(spec, target)
         return target
     finally:
         if os.path.exists(tmp.name):

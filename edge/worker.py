@@ -28,6 +28,7 @@ from edge.evidence.violations import FinishedViolation, ViolationEvidence
 from edge.exceptions import OutboxError
 from edge.heartbeat import Heartbeat
 from edge.hub import HubClient
+from edge.models import ensure_class_map
 from edge.outbox import EvidenceFile, Outbox
 from edge.pipeline import CameraPipeline
 from contract import Event, Severity
@@ -212,6 +213,8 @@ class EdgeWorker:
             # Background subtraction keeps a model of *this* view: one per camera, never shared.
             return build_detector(config)
         assert isinstance(config, YoloxConfig)
+        if config.class_map is None:
+            ensure_class_map(config.model)
         # The gate also keeps per-view state, so it wraps this camera's handle on the
         # shared session instead of sitting inside the session.
         shared_cfg = config.model_copy(update={"gate": MotionGateConfig(enabled=False)})

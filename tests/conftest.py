@@ -37,11 +37,21 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The folder with the real model and videos (../shared/data)."""
+def shared_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real model and videos of ../shared/data, as a user's machine holds them once
+    installed: a folder of links to every shared file, plus the side class map that
+    ``ioc models install`` writes beside the stock YOLOX-Nano (the shared folder is read-only)."""
     if not (SHARED_DATA / "yolox_nano.onnx").exists():
         pytest.fail(f"real test data missing: expected {SHARED_DATA} (see shared/data/README.md)")
-    return SHARED_DATA
+    from edge.models import spec_for_hash, write_class_map
+
+    mirror = tmp_path_factory.mktemp("shared-data")
+    for entry in SHARED_DATA.iterdir():
+        (mirror / entry.name).symlink_to(entry)
+    spec = spec_for_hash("e8af074932d4ed7e232278e3055cefcdea3edf178874a3694ae292649fb464dd")
+    assert spec is not None
+    write_class_map(spec, mirror / "yolox_nano.onnx")
+    return mirror
 
 
 @pytest.fixture(scope="session")

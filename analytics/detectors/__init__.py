@@ -1,11 +1,12 @@
 """Detectors: YOLOX through ONNX Runtime, tiling for wide views, a motion detector and gate."""
 
 from analytics.detectors.base import Detector, DetectorConfig, build_detector, check_frame
-from analytics.detectors.config import MotionConfig, MotionGateConfig, TilingConfig, YoloxConfig
+from analytics.detectors.config import FusionConfig, MotionConfig, MotionGateConfig, TilingConfig, YoloxConfig
 
 __all__ = [
     "Detector",
     "DetectorConfig",
+    "FusionConfig",
     "MotionConfig",
     "MotionGateConfig",
     "TilingConfig",

@@ -9,7 +9,7 @@ Example::
     cfg = TypeAdapter(DetectorConfig).validate_python({"type": "yolox", "model": "yolox_nano.onnx"})
     detector = build_detector(cfg)
     dets = detector.detect(frame)          # frame: HxWx3 uint8 BGR
-    print(dets.class_names, detector.info)  # ['car', 'motorcycle'] {'kind': 'yolox', 'model': 'yolox_nano.onnx'}
+    print(dets.class_names, detector.info)  # ['car', 'motorbike'] {'kind': 'yolox', 'model': 'yolox_nano.onnx'}
 """
 
 from __future__ import annotations
@@ -73,12 +73,14 @@ class Detector(ABC):
 
 
 def build_detector(config: DetectorConfig) -> Detector:
-    """The detector for ``config``, wrapped with tiling and the motion gate when they are enabled."""
+    """The detector for ``config``: the model, tiling when enabled, road-user fusion and the class
+    filter, then the motion gate when enabled. The one place detectors are composed."""
     if isinstance(config, MotionConfig):
         from analytics.detectors.motion import MotionDetector
 
         return MotionDetector(config)
     if isinstance(config, YoloxConfig):
+        from analytics.detectors.fusion import RoadUserDetector
         from analytics.detectors.motion import GatedDetector
         from analytics.detectors.tiling import TiledDetector
         from analytics.detectors.yolox import YoloxDetector
@@ -86,6 +88,7 @@ def build_detector(config: DetectorConfig) -> Detector:
         detector: Detector = YoloxDetector(config)
         if config.tiling.enabled:
             detector = TiledDetector(detector, config.tiling)
+        detector = RoadUserDetector(detector, config.fusion, config.classes)
         if config.gate.enabled:
             detector = GatedDetector(detector, config.gate)
         return detector

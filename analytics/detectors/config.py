@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from analytics.classes import CLASS_IDS, ROAD_USERS
+from analytics.classes import ROAD_USERS, ClassNames
 from contract import ConfigModel
 
 
@@ -31,6 +31,18 @@ class TilingConfig(ConfigModel):
     merge_ios: float = Field(0.7, gt=0.0, le=1.0, description="same-class boxes whose smaller box lies this much inside the larger are one object (objects cut by a tile edge)")
 
 
+class FusionConfig(ConfigModel):
+    """When a pedestrian box counts as the rider of a two-wheeler box."""
+
+    enabled: bool = Field(True, description="merge riders into their two-wheelers (COCO models)")
+    min_cover: float = Field(0.5, gt=0.0, le=1.0, description="share of the rider's width that must lie over the vehicle box")
+    max_top: float = Field(0.35, ge=0.0, le=1.0, description="the rider's top must be above this share of the vehicle's height")
+    min_foot: float = Field(0.25, ge=0.0, le=1.0, description="the rider's feet must reach below this share of the vehicle's height")
+    max_foot: float = Field(1.25, ge=0.5, le=2.0, description="... and not below this share (a walker in front of a bike)")
+    narrow_car_aspect: float = Field(0.9, gt=0.1, le=3.0, description="car boxes narrower than this width/height carrying a rider are motorbikes (scooters seen from behind)")
+    max_riders: int = Field(3, ge=1, le=5, description="riders one two-wheeler may carry")
+
+
 class YoloxConfig(ConfigModel):
     """YOLOX ONNX model run by ONNX Runtime.
 
@@ -40,12 +52,13 @@ class YoloxConfig(ConfigModel):
     """
 
     type: Literal["yolox"] = "yolox"
-    model: Path = Field(Path("models/yolox_nano.onnx"), description="ONNX file (YOLOX, COCO 80 classes)")
+    model: Path = Field(Path("models/yolox_nano.onnx"), description="ONNX file (YOLOX layout: stock COCO or fine-tuned)")
+    class_map: Path | None = Field(None, description="file naming the model's classes in output order; None reads the model's metadata or its .classes.json side file")
     input_size: tuple[int, int] | None = Field(None, description="(height, width) of the model input; None reads it from the model")
     confidence: float = Field(0.3, ge=0.01, le=1.0, description="minimum objectness x class score kept")
     nms_iou: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which same-class boxes are suppressed")
     agnostic_nms: bool = Field(True, description="one box per object across classes (YOLOX often gives a car and a truck box for one pickup)")
-    classes: list[str] = Field(list(ROAD_USERS), min_length=1, description="class names to keep (see analytics.classes)")
+    classes: ClassNames = Field(list(ROAD_USERS), min_length=1, description="road-user classes to keep (see analytics.classes; COCO spellings accepted)")
     providers: list[str] = Field(
         ["CUDAExecutionProvider", "CPUExecutionProvider"],
         min_length=1,
@@ -53,14 +66,14 @@ class YoloxConfig(ConfigModel):
     )
     intra_op_threads: int = Field(1, ge=0, le=64, description="ONNX Runtime intra-op threads (0 = runtime default, all cores)")
     tiling: TilingConfig = Field(default_factory=TilingConfig)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
     gate: MotionGateConfig = Field(default_factory=MotionGateConfig)
 
     @field_validator("classes")
     @classmethod
-    def _known_classes(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in CLASS_IDS or c == "motion"]
-        if unknown:
-            raise ValueError(f"unknown classes {unknown}; known: {sorted(set(CLASS_IDS) - {'motion'})}")
+    def _no_motion(cls, value: list[str]) -> list[str]:
+        if "motion" in value:
+            raise ValueError("unknown classes ['motion']: a model does not output motion (use the motion detector)")
         return value
 
     @field_validator("input_size")

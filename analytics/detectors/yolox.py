@@ -1,4 +1,8 @@
-"""YOLOX (Megvii, COCO) through ONNX Runtime.
+"""YOLOX (Megvii; the stock COCO export or one fine-tuned by ``ioc models train``) through ONNX Runtime.
+
+The model's class names come from the model (metadata or side file, see
+`analytics.detectors.classmap`) and are mapped onto the product's road-user vocabulary
+(`analytics.classes`); outputs with no product meaning are never decoded.
 
 Pre-processing follows the reference YOLOX demo: letterbox to the model input,
 image at the top-left, pad value 114, BGR 0-255 float, no normalisation. The raw
@@ -18,9 +22,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from analytics.classes import class_ids
+from analytics.classes import CLASS_IDS, canonical
 from analytics.detections import Detections
 from analytics.detectors.base import Detector, check_frame
+from analytics.detectors.classmap import read_class_map
 from analytics.detectors.config import YoloxConfig
 from analytics.exceptions import InferenceError, ModelError
 
@@ -84,13 +89,29 @@ class YoloxDetector(Detector):
         self._grid, self._stride = self._make_grid(*self.input_hw)
         outs = self.session.get_outputs()
         out_shape = outs[0].shape
-        if len(out_shape) != 3 or (isinstance(out_shape[2], int) and out_shape[2] != 85):
-            raise ModelError(f"{path.name}: expected output N x anchors x 85 (COCO YOLOX), got {out_shape}")
+        metadata = dict(self.session.get_modelmeta().custom_metadata_map or {})
+        self.model_classes, self.class_source = read_class_map(path, metadata, config.class_map)
+        width = 5 + len(self.model_classes)
+        if len(out_shape) != 3 or (isinstance(out_shape[2], int) and out_shape[2] != width):
+            raise ModelError(f"{path.name}: expected output N x anchors x {width} (YOLOX with the "
+                             f"{len(self.model_classes)} classes of {self.class_source}), got {out_shape}")
         if isinstance(out_shape[1], int) and out_shape[1] != len(self._grid):
             raise ModelError(f"{path.name}: {out_shape[1]} anchors, but strides {STRIDES} on {self.input_hw} give {len(self._grid)}")
-        self._keep = np.asarray(class_ids(config.classes), dtype=np.int64)
+        # Decode only the outputs that mean a wanted product class; fusion also needs the
+        # pedestrians, two-wheelers and cars that may turn out to be riders and bikes.
+        wanted = set(config.classes)
+        if config.fusion.enabled:
+            wanted |= {"pedestrian", "bicycle", "motorbike", "car"}
+        product = [canonical(name) for name in self.model_classes]
+        columns = [i for i, c in enumerate(product) if c is not None and c in wanted]
+        if not columns:
+            raise ModelError(f"{path.name}: none of its classes {self.model_classes} is one of {sorted(wanted)}")
+        self._columns = np.asarray(columns, dtype=np.int64)
+        self._keep = np.asarray([CLASS_IDS[product[i]] for i in columns], dtype=np.int64)  # type: ignore[index]
+        self.class_names: list[str] = sorted({product[i] for i in columns})  # type: ignore[misc]
         self._buffers = threading.local()
-        log.info("YOLOX %s on %s, input %s, batch %s", path.name, self.providers, self.input_hw, "dynamic" if self.batch_capable else "1")
+        log.info("YOLOX %s on %s, input %s, batch %s, classes %s (from %s)", path.name, self.providers, self.input_hw,
+                 "dynamic" if self.batch_capable else "1", self.class_names, self.class_source)
 
     @staticmethod
     def _make_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -130,21 +151,21 @@ class YoloxDetector(Detector):
         return tensor, r
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
-        """Raw model output for an input tensor (N x anchors x 85)."""
+        """Raw model output for an input tensor (N x anchors x (5 + classes))."""
         try:
             return self.session.run(None, {self.input_name: tensor})[0]
         except Exception as exc:
             raise InferenceError(f"ONNX Runtime failed on input {tensor.shape}: {exc}") from exc
 
     def postprocess(self, raw: np.ndarray, scale: float, frame_hw: tuple[int, int]) -> Detections:
-        """Decode one image's raw output (anchors x 85) into frame-pixel `Detections`."""
+        """Decode one image's raw output (anchors x (5 + classes)) into frame-pixel `Detections`."""
         # score = objectness x class score <= objectness: anchors below the threshold on
-        # objectness alone are dropped before touching their 80 class scores.
+        # objectness alone are dropped before touching their class scores.
         cand = np.flatnonzero(raw[:, 4] >= self.config.confidence)
         if len(cand) == 0:
             return Detections.empty()
         r_all = raw[cand]
-        scores_all = r_all[:, 5:][:, self._keep] * r_all[:, 4:5]
+        scores_all = r_all[:, 5:][:, self._columns] * r_all[:, 4:5]
         best = scores_all.argmax(1)
         score = scores_all[np.arange(len(best)), best]
         keep_rows = np.flatnonzero(score >= self.config.confidence)

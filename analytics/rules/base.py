@@ -67,9 +67,9 @@ class RuleHit:
     Example::
 
         >>> hit = RuleHit(type="security.intrusion", severity="warning", ts=12.5, rule="crossing",
-        ...               payload={"zone": "crossing"}, track_id=4, box=(1, 2, 30, 60), class_name="person")
+        ...               payload={"zone": "crossing"}, track_id=4, box=(1, 2, 30, 60), class_name="pedestrian")
         >>> hit.event_payload()["class"], hit.event_payload()["track"]
-        ('person', 4)
+        ('pedestrian', 4)
     """
 
     type: str

@@ -48,12 +48,12 @@ class ZoneIntrusionConfig(RuleConfigBase):
 
     Example::
 
-        ZoneIntrusionConfig(zone="yard", classes=["person"], schedule=[TimeWindow(start="22:00", end="06:00")])
+        ZoneIntrusionConfig(zone="yard", classes=["pedestrian"], schedule=[TimeWindow(start="22:00", end="06:00")])
     """
 
     type: Literal["zone_intrusion"] = "zone_intrusion"
     zone: str = Field("zone", min_length=1, description="name of a zone in the scene")
-    classes: ClassNames = Field(["person"], min_length=1, description="classes that intrude")
+    classes: ClassNames = Field(["pedestrian"], min_length=1, description="classes that intrude")
     min_dwell_s: float = Field(0.0, ge=0.0, le=3600.0, description="inside this long before the alert (filters grazing boxes)")
     schedule: list[TimeWindow] = Field([], max_length=32, description="when the rule is armed; empty = always")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="IANA zone of the schedule; frame ts are UTC epoch seconds")
@@ -74,7 +74,7 @@ class ZoneIntrusionRule(Rule):
 
     Example::
 
-        rule = ZoneIntrusionRule(ZoneIntrusionConfig(zone="crossing", classes=["person"]))
+        rule = ZoneIntrusionRule(ZoneIntrusionConfig(zone="crossing", classes=["pedestrian"]))
     """
 
     key = "zone_intrusion"
@@ -124,7 +124,7 @@ class LoiteringConfig(RuleConfigBase):
 
     type: Literal["loitering"] = "loitering"
     zone: str = Field("zone", min_length=1, description="name of a zone in the scene")
-    classes: ClassNames = Field(["person"], min_length=1, description="classes watched")
+    classes: ClassNames = Field(["pedestrian"], min_length=1, description="classes watched")
     dwell_s: float = Field(30.0, gt=0.0, le=86400.0, description="seconds inside the zone that count as loitering")
 
 
@@ -172,7 +172,7 @@ class CrowdingConfig(RuleConfigBase):
 
     type: Literal["crowding"] = "crowding"
     zone: str = Field("zone", min_length=1, description="name of a zone in the scene")
-    classes: ClassNames = Field(["person"], min_length=1, description="classes counted")
+    classes: ClassNames = Field(["pedestrian"], min_length=1, description="classes counted")
     max_count: int = Field(10, ge=0, le=10000, description="more than this many is a crowd")
     min_duration_s: float = Field(2.0, ge=0.0, le=3600.0, description="the crowd must last this long")
     cooldown_s: float = Field(60.0, ge=0.0, le=86400.0, description="no second alert for this long")

@@ -89,7 +89,7 @@ class IllegalStoppingConfig(RuleConfigBase):
 
     type: Literal["illegal_stopping"] = "illegal_stopping"
     zone: str = Field("zone", min_length=1, description="name of the no-stopping zone")
-    classes: ClassNames = Field(["car", "bus", "truck", "motorcycle"], min_length=1, description="classes checked")
+    classes: ClassNames = Field(["car", "bus", "truck", "motorbike"], min_length=1, description="classes checked")
     max_stationary_s: float = Field(30.0, gt=0.0, le=86400.0, description="longest allowed stop")
     radius_px: float = Field(10.0, gt=0.0, le=1000.0, description="anchor staying within this radius is stationary")
 

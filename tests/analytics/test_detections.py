@@ -30,9 +30,9 @@ def test_bad_records_are_refused(kwargs: dict, message: str) -> None:
 def test_defaults_dtypes_and_selection() -> None:
     d = Detections(xyxy=[[0, 0, 10, 20], [5, 5, 7, 9]], confidence=[0.9, 0.2], class_id=[3, 0], data={"k": ["a", "b"]})
     assert d.xyxy.dtype == np.float32 and d.class_id.dtype == np.int64 and d.tracker_id.tolist() == [-1, -1]
-    assert d.class_names == ["motorcycle", "person"]
+    assert d.class_names == ["motorbike", "pedestrian"]
     sel = d[d.confidence > 0.5]
-    assert len(sel) == 1 and sel.data["k"].tolist() == ["a"] and sel.class_names == ["motorcycle"]
+    assert len(sel) == 1 and sel.data["k"].tolist() == ["a"] and sel.class_names == ["motorbike"]
     assert d[1].anchors("center").tolist() == [[6.0, 7.0]]
     assert d.area.tolist() == [200.0, 8.0]
     assert len(Detections.empty()) == 0 and Detections.empty().xyxy.shape == (0, 4)

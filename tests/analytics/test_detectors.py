@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from analytics.detections import Detections
 from analytics.detectors import DetectorConfig, MotionConfig, MotionGateConfig, TilingConfig, YoloxConfig, build_detector
 from analytics.detectors.motion import GatedDetector, MotionDetector
+from analytics.detectors.fusion import RoadUserDetector
 from analytics.detectors.tiling import TiledDetector, merge_detections, tile_grid
 from analytics.detectors.yolox import PAD_VALUE, YoloxDetector
 from analytics.exceptions import FrameError, ModelError
@@ -23,7 +24,7 @@ def test_yolox_finds_the_bicycle_and_the_truck(yolox: YoloxDetector, shared_data
     dets = yolox.detect(image)
     names = dets.class_names
     assert "bicycle" in names and ({"truck", "car"} & set(names))
-    assert "dog" not in names and set(names) <= {"person", "bicycle", "car", "motorcycle", "bus", "truck"}
+    assert "dog" not in names and set(names) <= {"pedestrian", "bicycle", "car", "motorbike", "bus", "truck"}
     bike = dets[np.array(names) == "bicycle"]
     x1, y1, x2, y2 = bike.xyxy[0]
     # the bicycle spans the lower left of the 768x576 picture
@@ -97,7 +98,8 @@ def test_build_detector_wraps_tiling_and_gate(shared_data: Path) -> None:
         {"type": "yolox", "model": str(shared_data / "yolox_nano.onnx"), "tiling": {"enabled": True}, "gate": {"enabled": True}}
     )
     det = build_detector(cfg)
-    assert isinstance(det, GatedDetector) and isinstance(det.inner, TiledDetector) and det.info["kind"] == "yolox"
+    assert isinstance(det, GatedDetector) and isinstance(det.inner, RoadUserDetector)
+    assert isinstance(det.inner.inner, TiledDetector) and det.info["kind"] == "yolox"
     assert isinstance(build_detector(MotionConfig()), MotionDetector)
 
 
@@ -198,4 +200,4 @@ def test_batches_give_the_same_boxes_as_single_frames(yolox: YoloxDetector, shar
         assert len(batch) == 2
         for b, s in zip(batch, singles, strict=True):
             assert np.allclose(b.xyxy, s.xyxy) and b.class_id.tolist() == s.class_id.tolist()
-    assert batch[1].class_names.count("person") >= 3 and "car" in batch[0].class_names
+    assert batch[1].class_names.count("pedestrian") >= 3 and "car" in batch[0].class_names

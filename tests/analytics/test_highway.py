@@ -46,7 +46,7 @@ from analytics.detectors.yolox import YoloxDetector
 from tests.analytics.conftest import VideoDetections, highway_at
 
 REFERENCE = {"toward": 13, "away": 27}
-VEHICLES = ["bicycle", "motorcycle", "car", "bus", "truck"]
+VEHICLES = ["bicycle", "motorbike", "car", "bus", "truck"]
 
 LINE = {"name": "gate", "start": [0, 300], "end": [1280, 300], "in_name": "toward", "out_name": "away", "min_crossing_px": 6}
 # Carriageways drawn on frame 290 (the camera sways a few pixels, the polygons leave margin).

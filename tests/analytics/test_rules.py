@@ -92,9 +92,9 @@ def test_rule_hit_validates_type_and_builds_payload() -> None:
 
 def test_intrusion_once_per_stay_and_again_after_leaving() -> None:
     path = [(200, 50 + 25 * i) for i in range(10)] + [(200, 400)] * 10 + [(200, 200)] * 5
-    frames = [boxes((x, y, "person"), (150, 200, "car")) for x, y in path]
+    frames = [boxes((x, y, "pedestrian"), (150, 200, "car")) for x, y in path]
     hits = run({"zones": [ZONE], "rules": [{"type": "zone_intrusion", "zone": "z"}], "zone_grace_s": 0.5}, frames)
-    assert [h.class_name for h in hits] == ["person", "person"]
+    assert [h.class_name for h in hits] == ["pedestrian", "pedestrian"]
     assert hits[0].type == "security.intrusion" and hits[0].payload == {"zone": "z"} and hits[0].severity == "warning"
 
 
@@ -117,19 +117,19 @@ def test_time_windows(window: dict, local: str, inside: bool) -> None:
 @pytest.mark.parametrize(("local_start", "fires"), [("2026-11-23 23:00", True), ("2026-11-23 12:00", False)])
 def test_intrusion_respects_the_schedule(local_start: str, fires: bool) -> None:
     t0 = dt.datetime.strptime(local_start, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
-    frames = [boxes((200, 200, "person"))] * 6
+    frames = [boxes((200, 200, "pedestrian"))] * 6
     rule = {"type": "zone_intrusion", "zone": "z", "schedule": [{"start": "22:00", "end": "06:00"}]}
     assert bool(run({"zones": [ZONE], "rules": [rule]}, frames, t0=t0)) is fires
 
 
 def test_loitering_after_dwell_only_for_the_class() -> None:
-    frames = [boxes((200 + (i % 3), 200, "person"), (150, 250, "truck")) for i in range(30)]  # 6 s
+    frames = [boxes((200 + (i % 3), 200, "pedestrian"), (150, 250, "truck")) for i in range(30)]  # 6 s
     hits = run({"zones": [ZONE], "rules": [{"type": "loitering", "zone": "z", "dwell_s": 3}]}, frames)
-    assert len(hits) == 1 and hits[0].class_name == "person" and 3.0 <= hits[0].payload["dwell_s"] < 3.5
+    assert len(hits) == 1 and hits[0].class_name == "pedestrian" and 3.0 <= hits[0].payload["dwell_s"] < 3.5
 
 
 def test_crowding_needs_count_and_duration_then_cools_down() -> None:
-    crowd = [(120 + 40 * k, 200, "person") for k in range(4)]
+    crowd = [(120 + 40 * k, 200, "pedestrian") for k in range(4)]
     frames = [boxes(*crowd[:2])] * 5 + [boxes(*crowd)] * 30
     rule = {"type": "crowding", "zone": "z", "max_count": 3, "min_duration_s": 1.0, "cooldown_s": 60}
     hits = run({"zones": [ZONE], "rules": [rule]}, frames)
@@ -163,7 +163,7 @@ def test_wrong_way(ys: list[float], flagged: bool) -> None:
 
 
 def test_wrong_way_ignores_pedestrians_by_default() -> None:
-    frames = [boxes((200, 380 - 12 * i, "person")) for i in range(20)]
+    frames = [boxes((200, 380 - 12 * i, "pedestrian")) for i in range(20)]
     assert run({"lanes": [LANE], "rules": [{"type": "wrong_way", "lanes": ["down"]}]}, frames) == []
 
 
@@ -190,13 +190,13 @@ def test_moving_traffic_is_not_illegal_stopping() -> None:
 def test_line_count_aggregates_per_window() -> None:
     line = {"name": "g", "start": [0, 200], "end": [400, 200], "in_name": "south", "out_name": "north"}
     # a car going down, a motorbike going up, both crossing in the first 2 s; nothing after
-    frames = [boxes((100, 120 + 20 * i, "car"), (300, 280 - 20 * i, "motorcycle")) for i in range(9)]
+    frames = [boxes((100, 120 + 20 * i, "car"), (300, 280 - 20 * i, "motorbike")) for i in range(9)]
     frames += [Detections.empty()] * 16
     rule = {"type": "line_count", "line": "g", "interval_s": 2, "emit_empty": False}
     hits = run({"lines": [line], "rules": [rule]}, frames)
     assert len(hits) == 1
     assert hits[0].type == "count.line" and hits[0].severity == "info" and hits[0].evidence == []
-    assert hits[0].payload["counts"] == {"north": {"motorcycle": 1}, "south": {"car": 1}} and hits[0].payload["total"] == 2
+    assert hits[0].payload["counts"] == {"north": {"motorbike": 1}, "south": {"car": 1}} and hits[0].payload["total"] == 2
 
     rule["emit_empty"] = True
     hits = run({"lines": [line], "rules": [rule]}, frames)

@@ -44,18 +44,18 @@ def run(video: VideoDetections, classes: list[str]) -> tuple[list, dict[int, tup
 
 
 def test_people_on_the_crossing_fire_intrusion_and_loitering_trucks_do_not(street_10fps: VideoDetections) -> None:
-    hits, dwell = run(street_10fps, ["person"])
+    hits, dwell = run(street_10fps, ["pedestrian"])
     intrusions = [h for h in hits if h.type == "security.intrusion"]
     loiterers = [h for h in hits if h.type == "security.loitering"]
 
     # Several people step onto the crossing; each is reported once.
     assert len({h.track_id for h in intrusions}) == len(intrusions) >= 4
     assert len({h.track_id for h in loiterers}) == len(loiterers) >= 3
-    assert {h.class_name for h in hits} == {"person"}
+    assert {h.class_name for h in hits} == {"pedestrian"}
     for h in loiterers:
         assert h.payload["dwell_s"] >= DWELL_S and h.payload["zone"] == "crossing"
     for h in hits:
-        assert h.box is not None and h.evidence == ["overview"] and h.event_payload()["class"] == "person"
+        assert h.box is not None and h.evidence == ["overview"] and h.event_payload()["class"] == "pedestrian"
 
     # The filter is what keeps the truck out: it was inside the zone longer than the dwell time.
     trucks_inside = [tid for tid, (cls, secs) in dwell.items() if cls == "truck" and secs >= DWELL_S]
@@ -63,7 +63,7 @@ def test_people_on_the_crossing_fire_intrusion_and_loitering_trucks_do_not(stree
     assert not set(trucks_inside) & {h.track_id for h in hits}
 
 
-@pytest.mark.parametrize(("classes", "fires_for"), [(["truck"], {"truck"}), (["person", "truck"], {"person", "truck"})])
+@pytest.mark.parametrize(("classes", "fires_for"), [(["truck"], {"truck"}), (["pedestrian", "truck"], {"pedestrian", "truck"})])
 def test_class_filter_selects_who_fires(street_10fps: VideoDetections, classes: list[str], fires_for: set[str]) -> None:
     hits, _ = run(street_10fps, classes)
     assert {h.class_name for h in hits} == fires_for

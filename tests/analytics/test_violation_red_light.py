@@ -31,7 +31,7 @@ PHASES = [(0.0, "green"), (10.0, "amber"), (13.0, "red")]
 # (track name, class, time its wheels cross the stop line, lane x, direction of travel)
 VEHICLES = [
     ("on_green", "car", 8.0, 60, +1),
-    ("on_amber", "motorcycle", 11.5, 160, +1),
+    ("on_amber", "motorbike", 11.5, 160, +1),
     ("first_moments_of_red", "car", 13.3, 260, +1),
     ("on_red", "car", 15.0, 360, +1),
     ("leaving_on_red", "car", 20.0, 460, -1),
@@ -64,7 +64,7 @@ def detections_at(t: float, only: set[str] | None = None) -> Detections:
         bottom = STOP_Y + sign * SPEED_PX_S * (t - t_cross)
         if 90 <= bottom <= 315:
             boxes.append([x, bottom - 40, x + 60, bottom])
-            classes.append({"car": 2, "motorcycle": 3, "truck": 7}[cls])
+            classes.append({"car": 2, "motorbike": 3, "truck": 7}[cls])
     return Detections(xyxy=np.array(boxes, np.float32).reshape(-1, 4), confidence=np.full(len(boxes), 0.9),
                       class_id=classes)
 

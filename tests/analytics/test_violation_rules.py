@@ -18,7 +18,7 @@ from analytics.rules.violations.speed import crossing_point
 from analytics.scene import SceneAnalyzer, SceneConfig
 from tests.analytics.conftest import VideoDetections, read_frame
 
-CLS = {"person": 0, "car": 2, "motorcycle": 3, "bus": 5, "truck": 7}
+CLS = {"pedestrian": 0, "car": 2, "motorbike": 3, "bus": 5, "truck": 7}
 FPS = 10.0
 
 
@@ -57,7 +57,7 @@ NO_STOP_ZONE = {"zones": [{"name": "no_stop", "polygon": [(0, 150), (576, 150), 
     ("car", 20, False),        # a short stop: allowed
     ("bus", 40, False),        # buses may stand 90 s (bus stop)
     ("bus", 100, True),
-    ("person", 100, False),    # not a vehicle class
+    ("pedestrian", 100, False),    # not a vehicle class
 ])
 def test_no_stopping_per_class(cls: str, stand_s: float, fires: bool) -> None:
     hits = track({"v": parked(cls, 200, 260, arrive=3, leave=3 + stand_s)}, stand_s + 8,
@@ -111,7 +111,7 @@ MOTORBIKE_LANE = {"zones": [{"name": "xe_may", "polygon": [(0, 0), (150, 0), (15
 
 @pytest.mark.parametrize("obj, fires", [
     (mover("car", (75, 320), (0, -40), 0, 7), True),             # a car driving up the motorbike lane
-    (mover("motorcycle", (75, 320), (0, -40), 0, 7), False),     # a motorbike: allowed
+    (mover("motorbike", (75, 320), (0, -40), 0, 7), False),     # a motorbike: allowed
     (mover("car", (40, 250), (60, -2), 0, 7), False),            # a car cutting across it to turn
 ])
 def test_lane_restriction_scripted(obj, fires: bool) -> None:
@@ -154,8 +154,8 @@ def rider_scene(frame: np.ndarray, upside_down: bool) -> tuple[np.ndarray, dict]
         patch = cv2.rotate(patch, cv2.ROTATE_180)
     out = frame.copy()
     out[y1:y2, x1:x2] = patch
-    return out, {"bike": mover("motorcycle", (300, 300), (0, 0), 0, 5, w=200, h=80),
-                 "rider": mover("person", (300, 240), (0, 0), 0, 5, w=200, h=140)}
+    return out, {"bike": mover("motorbike", (300, 300), (0, 0), 0, 5, w=200, h=80),
+                 "rider": mover("pedestrian", (300, 240), (0, 0), 0, 5, w=200, h=140)}
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,7 @@ def test_no_helmet_slot_with_a_real_onnx_classifier(street_frame, upside_down: b
     assert len(hits) == int(fires)
     if fires:
         h = hits[0]
-        assert h.type == "traffic.no_helmet" and h.class_name == "motorcycle"
+        assert h.type == "traffic.no_helmet" and h.class_name == "motorbike"
         assert h.payload["votes"] == 3 and h.payload["no_helmet_p"] >= 0.8
 
 

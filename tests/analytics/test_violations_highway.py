@@ -105,7 +105,7 @@ def test_solid_line_must_not_fire_on_real_traffic(highway_detections) -> None:
 ZONES = [{"name": "left_cw_zone", "polygon": LANES[0]["polygon"]}]
 
 
-@pytest.mark.parametrize("forbidden, fires", [(["motorcycle"], False), (["car", "truck", "bus"], True)])
+@pytest.mark.parametrize("forbidden, fires", [(["motorbike"], False), (["car", "truck", "bus"], True)])
 def test_lane_restriction_on_real_traffic(highway_detections, forbidden: list[str], fires: bool) -> None:
     """The left carriageway declared a motorbike-only road: its real cars are in a lane not allowed for them."""
     scene = SceneAnalyzer(SceneConfig.model_validate({"zones": ZONES, "rules": [

@@ -42,7 +42,7 @@ def test_event_posted_by_an_edge_shows_on_the_wall_within_a_second(
     before = int(page.text_content("#counter-total") or "0")
 
     event = live_hub.event("traffic.red_light", "critical", camera="cam-01",
-                           payload={"plate": "59-X1 123.45", "class": "motorcycle", "track": 31})
+                           payload={"plate": "59-X1 123.45", "class": "motorbike", "track": 31})
     started = time.monotonic()
     live_hub.post_events(event)
     page.wait_for_selector(f"#feed li.ev[data-id='{event['id']}']", timeout=LATENCY_BUDGET_S * 1000)

@@ -47,7 +47,7 @@ def test_plate_is_read_and_signed(shared_data: Path, tmp_path: Path, reader, tex
     frame[y0:y0 + h, x0:x0 + w] = sample.image  # the vehicle, plate and all, where the rule's box is
     hit = RuleHit(type="traffic.red_light", severity="warning", ts=datetime(2026, 11, 22, 4, 0, tzinfo=timezone.utc).timestamp(),
                   rule="red_light", payload={"line": "stop", "signal": "red", "signal_for_s": 2.0}, track_id=7,
-                  box=(x0, y0, x0 + w, y0 + h), class_name="car" if kind == "car" else "motorcycle",
+                  box=(x0, y0, x0 + w, y0 + h), class_name="car" if kind == "car" else "motorbike",
                   evidence=["overview", "plate", "clip"])
     violations = ViolationEvidence(tmp_path, "edge-hcm-01", EvidenceConfig(), plate_reader=reader)
     assert violations.submit(hit, Frame.from_array(frame, ts=datetime.now(timezone.utc), mono=100.0), CAMERA, SCENE)

@@ -45,7 +45,25 @@ def test_fetch_downloads_checks_and_installs(data_server: str, tmp_path: Path) -
     target = fetch("yolox-nano", base=tmp_path, url=f"{data_server}/yolox_nano.onnx")
     assert target == tmp_path / "models" / "yolox_nano.onnx"
     assert sha256_file(target) == YOLOX_SHA
-    assert [p.name for p in (tmp_path / "models").iterdir()] == ["yolox_nano.onnx"]  # no temp files left
+    # no temp files left; the stock export has no class metadata, so its COCO names lie beside it
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["yolox_nano.classes.json", "yolox_nano.onnx"]
+    from analytics.detectors import YoloxConfig
+    from analytics.detectors.yolox import YoloxDetector
+
+    detector = YoloxDetector(YoloxConfig(model=target))
+    assert detector.model_classes[:4] == ["person", "bicycle", "car", "motorcycle"] and len(detector.model_classes) == 80
+    assert detector.class_names == ["bicycle", "bus", "car", "motorbike", "pedestrian", "truck"]
+
+
+def test_a_model_installed_before_class_maps_gets_its_side_file(tmp_path: Path, shared_data: Path) -> None:
+    from edge.models import ensure_class_map
+
+    model = tmp_path / "yolox_nano.onnx"
+    model.write_bytes((shared_data / "yolox_nano.onnx").read_bytes())
+    assert ensure_class_map(model) == tmp_path / "yolox_nano.classes.json"
+    other = tmp_path / "other.onnx"
+    other.write_bytes(b"not a catalogue model")
+    assert ensure_class_map(other) is None and not (tmp_path / "other.classes.json").exists()
 
 
 @pytest.mark.parametrize(("path", "words"), [

@@ -268,7 +268,7 @@ class Factory:
             "type": "traffic.wrong_way",
             "severity": "warning",
             "ts": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-            "payload": {"track": 1, "class": "motorcycle"},
+            "payload": {"track": 1, "class": "motorbike"},
             "evidence": [],
         }
         body.update(fields)

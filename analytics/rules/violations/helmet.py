@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from analytics.classes import CLASS_IDS
+from analytics.classes import ClassNames
 from analytics.rules.base import Rule, RuleHit, SceneState
 from analytics.rules.violations.common import ViolationConfigBase
 from analytics.rules.violations.exceptions import ModelError
@@ -31,7 +31,7 @@ class NoHelmetConfig(ViolationConfigBase):
     """
 
     type: Literal["no_helmet"] = "no_helmet"
-    classes: list[str] = Field(["motorcycle"], min_length=1, description="vehicle classes whose riders are checked")
+    classes: ClassNames = Field(["motorbike"], min_length=1, description="vehicle classes whose riders are checked")
     model: Path | None = Field(None, description="ONNX classifier file; None turns the rule off")
     input_size: tuple[int, int] = Field((64, 64), description="(height, width) the model takes")
     channel_order: Literal["rgb", "bgr"] = Field("rgb", description="channel order the model was trained on")
@@ -49,8 +49,10 @@ class NoHelmetConfig(ViolationConfigBase):
 class NoHelmetRule(Rule):
     """``traffic.no_helmet`` once a rider's head is classified "no helmet" ``votes`` times.
 
-    Riders are the person boxes standing on a motorbike box; a motorbike whose rider the
-    detector missed is checked on the area just above it.
+    A ``motorbike`` box holds the two-wheeler with its riders (road-user fusion merges a
+    COCO model's rider into it and keeps the rider's own box in ``data["rider_xyxy"]``; a
+    fine-tuned model boxes both at once). The head is taken from the rider box when there is
+    one, else from the upper part of the motorbike box.
 
     Example::
 
@@ -110,20 +112,13 @@ class NoHelmetRule(Rule):
             scores = e / e.sum()
         return float(scores[cfg.no_helmet_index])
 
-    def head_box(self, state: SceneState, bike: np.ndarray) -> tuple[int, int, int, int]:
-        """Head region of the rider of motorbike box ``bike``."""
+    def head_box(self, state: SceneState, bike: np.ndarray, rider: np.ndarray | None = None) -> tuple[int, int, int, int]:
+        """Head region of the rider of motorbike box ``bike`` (the rider's own box when known)."""
         x1, y1, x2, y2 = (float(v) for v in bike)
-        rider = None
-        persons = state.tracks[state.tracks.class_id == CLASS_IDS["person"]]
-        for px1, py1, px2, py2 in persons.xyxy:
-            foot_x, foot_y = (px1 + px2) / 2, py2
-            if x1 <= foot_x <= x2 and y1 <= foot_y <= y2 and py1 < y1:
-                rider = (px1, py1, px2, py2)
-                break
-        if rider is None:  # rider not detected: the body sits above the bike, about one bike-height tall
-            bh = y2 - y1
-            rider = (x1, y1 - 0.9 * bh, x2, y1 + 0.3 * bh)
-        rx1, ry1, rx2, ry2 = rider
+        if rider is not None and np.all(np.isfinite(rider)):
+            rx1, ry1, rx2, ry2 = (float(v) for v in rider)
+        else:  # the box holds bike and rider: the rider is its upper ~60 %
+            rx1, ry1, rx2, ry2 = x1, y1, x2, y1 + 0.6 * (y2 - y1)
         head_h = (ry2 - ry1) * self.config.head_fraction
         cx, half = (rx1 + rx2) / 2, max(head_h, (rx2 - rx1) * 0.5) / 2
         return int(cx - half), int(ry1), int(np.ceil(cx + half)), int(np.ceil(ry1 + head_h))
@@ -143,7 +138,8 @@ class NoHelmetRule(Rule):
                 continue
             if state.ts - self._last_check.get(tid, -np.inf) < self.config.check_every_s:
                 continue
-            x1, y1, x2, y2 = self.head_box(state, state.tracks.xyxy[i])
+            riders = state.tracks.data.get("rider_xyxy")
+            x1, y1, x2, y2 = self.head_box(state, state.tracks.xyxy[i], riders[i] if riders is not None else None)
             x1, y1, x2, y2 = max(0, x1), max(0, y1), min(fw, x2), min(fh, y2)
             if min(x2 - x1, y2 - y1) < self.config.min_head_px:
                 continue

@@ -52,7 +52,7 @@ class NoStoppingConfig(IllegalStoppingConfig):
     Example::
 
         NoStoppingConfig(zone="cam_dung", max_stationary_s=30,
-                         max_stationary_s_by_class={"bus": 120, "motorcycle": 60})
+                         max_stationary_s_by_class={"bus": 120, "motorbike": 60})
     """
 
     type: Literal["no_stopping"] = "no_stopping"  # type: ignore[assignment]
@@ -62,7 +62,7 @@ class NoStoppingConfig(IllegalStoppingConfig):
     @field_validator("max_stationary_s_by_class")
     @classmethod
     def _limits(cls, value: dict[str, float]) -> dict[str, float]:
-        known_classes(list(value))
+        value = dict(zip(known_classes(list(value)), value.values(), strict=True))
         bad = {k: v for k, v in value.items() if not 0 < v <= 86400}
         if bad:
             raise ValueError(f"stop limits must be in (0, 86400] seconds: {bad}")

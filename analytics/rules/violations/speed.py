@@ -120,7 +120,7 @@ class SpeedingConfig(ViolationConfigBase):
     @field_validator("limits_kmh")
     @classmethod
     def _limits(cls, value: dict[str, float]) -> dict[str, float]:
-        known_classes(list(value))
+        value = dict(zip(known_classes(list(value)), value.values(), strict=True))
         bad = {k: v for k, v in value.items() if not 0 < v <= 200}
         if bad:
             raise ValueError(f"speed limits must be in (0, 200] km/h: {bad}")

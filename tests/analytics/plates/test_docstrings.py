@@ -10,10 +10,11 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["grammar", "provinces", "colour", "quality", "synth", "reader"],
+    ["contract.plates.grammar", "contract.plates.provinces", "analytics.plates.colour", "analytics.plates.quality",
+     "analytics.plates.synth", "analytics.plates.reader"],
 )
 def test_docstring_examples(module: str) -> None:
-    mod = importlib.import_module(f"analytics.plates.{module}")
+    mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
     assert result.attempted > 0
