@@ -1,7 +1,8 @@
 """Model files the edge may run: a known list by SHA-256, installed under ``{data_dir}/models``.
 
 Weights are not shipped in git. ``ioc models install PATH`` accepts a file only when its
-SHA-256 is one of `KNOWN_MODELS`; ``ioc models fetch NAME`` downloads the official
+SHA-256 is one of `KNOWN_MODELS`, or when it is a locally trained model whose card
+(``NAME.card.json`` beside it, written by ``ioc models train``) names that SHA-256; ``ioc models fetch NAME`` downloads the official
 release and applies the same check before anything is installed. Files are written to
 a temporary name and renamed, so a half-downloaded model is never picked up.
 """
@@ -104,7 +105,8 @@ def spec_for_hash(sha256: str) -> ModelSpec | None:
 
 
 def install(path: Path, base: Path | None = None) -> Path:
-    """Check ``path`` against the known list and copy it into the models folder; returns the target.
+    """Check ``path`` against the known list (or its trained-model card) and copy it into the
+    models folder; returns the target.
 
     Example::
 
@@ -116,8 +118,11 @@ def install(path: Path, base: Path | None = None) -> Path:
     digest = sha256_file(path)
     spec = spec_for_hash(digest)
     if spec is None:
+        if card_path(path).is_file():
+            return install_trained(path, base=base)
         known = ", ".join(f"{m.name} ({m.sha256[:12]}...)" for m in KNOWN_MODELS.values())
-        raise ModelError(f"{path}: SHA-256 {digest} is not a known model (known: {known}); nothing installed")
+        raise ModelError(f"{path}: SHA-256 {digest} is not a known model (known: {known}) and no model card "
+                         f"{card_path(path).name} lies beside it; nothing installed")
     target = models_dir(base) / spec.filename
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".install-", delete=False) as tmp:
@@ -177,3 +182,135 @@ def installed(name: str, base: Path | None = None) -> Path | None:
         return None
     path = models_dir(base) / spec.filename
     return path if path.is_file() else None
+
+
+# ---- locally trained models ------------------------------------------------------------
+#
+# A model trained by ``ioc models train`` is known by its model card, ``NAME.card.json``
+# beside ``NAME.onnx``: its SHA-256, class names and the training record (data folder,
+# cameras, held-out camera, epochs, figures). The card is what makes the file known:
+# ``install`` copies a trained model only when the file's SHA-256 is the one its card
+# names, and ``list_models`` re-checks every installed file against its card.
+
+CARD_SUFFIX = ".card.json"
+_NAME_RE = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A locally trained model as its card describes it."""
+
+    name: str
+    filename: str
+    sha256: str
+    classes: tuple[str, ...]
+    training: dict
+
+    def card(self) -> dict:
+        return {"name": self.name, "filename": self.filename, "sha256": self.sha256,
+                "classes": list(self.classes), "training": self.training}
+
+
+def card_path(model_path: Path) -> Path:
+    """``x/NAME.onnx`` -> ``x/NAME.card.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + CARD_SUFFIX)
+
+
+def check_trained_name(name: str) -> str:
+    """A trained model's name: lower-case letters, digits, ``.-_``; not a stock model's name."""
+    import re
+
+    if not re.match(_NAME_RE, name) or name.endswith(".onnx"):
+        raise ModelError(f"model name {name!r}: use lower-case letters, digits, '.', '-' or '_' (no .onnx)")
+    if name in KNOWN_MODELS or any(Path(m.filename).stem == name for m in KNOWN_MODELS.values()):
+        raise ModelError(f"model name {name!r} is a stock model's; choose another")
+    return name
+
+
+def read_card(path: Path) -> TrainedModel:
+    """Parse a card file; `ModelError` when it is missing or malformed."""
+    import json
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return TrainedModel(name=str(data["name"]), filename=str(data["filename"]), sha256=str(data["sha256"]).lower(),
+                            classes=tuple(str(c) for c in data["classes"]), training=dict(data.get("training") or {}))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: no model card") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: not a model card ({exc})") from exc
+
+
+def _write_atomic(target: Path, data: bytes | None = None, source: Path | None = None) -> None:
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".install-", delete=False) as tmp:
+        if source is not None:
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, tmp)
+        else:
+            tmp.write(data or b"")
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, target)
+
+
+def install_trained(path: Path, card: TrainedModel | None = None, base: Path | None = None,
+                    replace: bool = False) -> Path:
+    """Install a trained model and its card under the models folder; returns the model's target.
+
+    Without ``card``, the card beside ``path`` (``NAME.card.json``) is read. The file's
+    SHA-256 must be the card's; nothing is written otherwise.
+
+    Example::
+
+        install_trained(Path("/media/usb/hcmc.onnx"))  # reads /media/usb/hcmc.card.json
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    card = card or read_card(card_path(path))
+    check_trained_name(card.name)
+    digest = sha256_file(path)
+    if digest != card.sha256:
+        raise ModelError(f"{path}: SHA-256 {digest} is not the {card.sha256} its card names; nothing installed")
+    target_dir = models_dir(base)
+    target = target_dir / f"{card.name}.onnx"
+    if not replace and target.exists():
+        try:
+            same = read_card(card_path(target)).sha256 == digest
+        except ModelError:
+            same = False
+        if not same:
+            raise ModelError(f"{target} exists (another model named {card.name!r}); choose another name or replace it")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    record = TrainedModel(name=card.name, filename=target.name, sha256=digest, classes=card.classes,
+                          training=card.training)
+    _write_atomic(target, source=path)
+    _write_atomic(card_path(target), json.dumps(record.card(), indent=1, ensure_ascii=False).encode())
+    return target
+
+
+def trained_models(base: Path | None = None) -> list[TrainedModel]:
+    """The cards of the trained models installed under the models folder, by name."""
+    folder = models_dir(base)
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in sorted(folder.glob("*" + CARD_SUFFIX)):
+        try:
+            out.append(read_card(p))
+        except ModelError:
+            continue
+    return out
+
+
+def verify_installed(card: TrainedModel, base: Path | None = None) -> str:
+    """``ok``, ``missing`` or ``SHA-256 mismatch`` for an installed trained model."""
+    path = models_dir(base) / card.filename
+    if not path.is_file():
+        return "missing"
+    return "ok" if sha256_file(path) == card.sha256 else "SHA-256 mismatch"

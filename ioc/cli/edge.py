@@ -1,4 +1,4 @@
-"""`ioc edge` (run the edge worker), `ioc edge check` and `ioc models install|fetch|list`.
+"""`ioc edge` (run the edge worker), `ioc edge check` and `ioc models install|fetch|list|train`.
 
 The hub's CLI module adds `ioc edge register` to the `edge` group defined here
 (`edge_app`), which is why `ioc.cli` registers this module first.
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 edge_app = typer.Typer(name="edge", help="Run the edge worker of a site, or check its config.",
                        invoke_without_command=True, no_args_is_help=False)
-models_app = typer.Typer(name="models", help="Install or download detector models (checked by SHA-256).",
+models_app = typer.Typer(name="models", help="Install, download or train detector models (checked by SHA-256).",
                          no_args_is_help=True)
 
 
@@ -102,7 +102,8 @@ def check(config: Path = typer.Argument(..., help="site YAML file", dir_okay=Fal
 
 @models_app.command("install")
 def models_install(path: Path = typer.Argument(..., help="model file to install", dir_okay=False)) -> None:
-    """Install a model file whose SHA-256 is on the known list under IOC_DATA_DIR/models."""
+    """Install a model file under IOC_DATA_DIR/models: a known SHA-256, or a trained model
+    whose card (NAME.card.json beside it) names its SHA-256."""
     from edge.models import install
 
     try:
@@ -129,12 +130,100 @@ def models_fetch(name: str = typer.Argument(..., help="model name, e.g. yolox-na
 
 @models_app.command("list")
 def models_list() -> None:
-    """Known models and whether each is installed."""
-    from edge.models import KNOWN_MODELS, installed
+    """Known models and whether each is installed; trained models with their data and figures."""
+    from edge.models import KNOWN_MODELS, installed, models_dir, trained_models, verify_installed
 
     for spec in KNOWN_MODELS.values():
         where = installed(spec.name)
         typer.echo(f"{spec.name:12} {spec.sha256}  {where or 'not installed'}")
+    for card in trained_models():
+        state = verify_installed(card)
+        t = card.training
+        where = models_dir() / card.filename
+        typer.echo(f"{card.name:12} {card.sha256}  {where if state == 'ok' else state.upper() + ': ' + str(where)}")
+        typer.echo(f"{'':12} trained: classes {', '.join(card.classes)}; data {t.get('data', '?')}; "
+                   f"cameras {', '.join(t.get('cameras') or []) or '?'}, held out {t.get('holdout') or '-'}; "
+                   f"{t.get('epochs', '?')} epochs at {'x'.join(str(v) for v in t.get('input_size') or []) or '?'}")
+        fig = (t.get("figures") or {}).get("classes") or {}
+        if fig:
+            parts = [f"{name} R {f['recall'] if f['recall'] is not None else '-'} P {f['precision'] if f['precision'] is not None else '-'}"
+                     for name, f in fig.items()]
+            typer.echo(f"{'':12} held-out {t.get('holdout')} at IoU 0.5: " + "; ".join(parts))
+
+
+def _parse_hw(value: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in value.lower().split("x"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r}: expected HEIGHTxWIDTH, e.g. 384x640") from exc
+    return h, w
+
+
+@models_app.command("train")
+def models_train(
+    data: Path = typer.Argument(..., help="labelled folder: images/ and labels/ (VOC .xml or YOLO .txt), classes.txt"),
+    out: str = typer.Option(..., "--out", help="name of the new model, installed as IOC_DATA_DIR/models/NAME.onnx"),
+    fmt: str = typer.Option("voc", "--format", help="label format: voc or yolo"),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="camera held out for measuring (default: the one with fewest images)"),
+    epochs: int = typer.Option(20, "--epochs", min=1, max=1000, help="passes over the training images"),
+    input_size: str = typer.Option("384x640", "--input-size", help="model input HEIGHTxWIDTH, multiples of 32"),
+    batch: int = typer.Option(8, "--batch", min=1, max=256, help="images per step"),
+    threads: int = typer.Option(2, "--threads", min=1, max=256, help="CPU threads for PyTorch"),
+    camera_pattern: str = typer.Option(r"^([^_]+)_", "--camera-pattern",
+                                       help="regex on the file name whose first group is the camera"),
+    ignore_unknown: bool = typer.Option(False, "--ignore-unknown", help="drop boxes of classes not in classes.txt"),
+    base: Optional[Path] = typer.Option(None, "--base", dir_okay=False,
+                                        help="starting YOLOX-Nano ONNX (default: the installed stock yolox-nano)"),
+    replace: bool = typer.Option(False, "--replace", help="replace an installed trained model of the same name"),
+) -> None:
+    """Fine-tune YOLOX-Nano on labelled frames, measure it on a held-out camera, install it."""
+    import tempfile
+
+    from edge.models import TrainedModel, check_trained_name, install_trained, installed, models_dir, sha256_file
+
+    try:
+        name = check_trained_name(out)
+    except ModelError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    target = models_dir() / f"{name}.onnx"
+    if target.exists() and not replace:
+        typer.secho(f"{target} exists; choose another --out or pass --replace", fg="red", err=True)
+        raise typer.Exit(2)
+    base = base or installed("yolox-nano")
+    if base is None:
+        typer.secho("no starting model: `ioc models fetch yolox-nano` (or `ioc models install yolox_nano.onnx`), "
+                    "or --base PATH", fg="red", err=True)
+        raise typer.Exit(2)
+    try:
+        from training.exceptions import TrainingError
+        from training.train import TrainConfig, prepare, require_torch, train
+    except ImportError as exc:  # pragma: no cover - the package ships with ioc
+        typer.secho(f"the training package is missing: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    cfg = TrainConfig(data=data, base=base, fmt=fmt, camera_pattern=camera_pattern, holdout=holdout, epochs=epochs,
+                      batch=batch, input_hw=_parse_hw(input_size), threads=threads, ignore_unknown=ignore_unknown)
+    try:
+        prepare(cfg)  # every input check before the minutes of training
+        require_torch()
+    except TrainingError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    with tempfile.TemporaryDirectory(prefix="ioc-train-") as tmp:
+        path = Path(tmp) / f"{name}.onnx"
+        try:
+            result = train(cfg, path, progress=typer.echo)
+        except TrainingError as exc:
+            typer.secho(str(exc), fg="red", err=True)
+            raise typer.Exit(1) from exc
+        card = TrainedModel(name=name, filename=f"{name}.onnx", sha256=sha256_file(path), classes=tuple(result.classes),
+                            training=result.metadata(cfg))
+        try:
+            installed_at = install_trained(path, card, replace=replace)
+        except ModelError as exc:
+            typer.secho(str(exc), fg="red", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"installed {installed_at} (sha256 {card.sha256}, classes {', '.join(card.classes)})")
 
 
 def register(app: typer.Typer) -> None:
