@@ -53,4 +53,5 @@ async def get_evidence(sha256: str, request: Request, user: EvidenceViewer, db: 
     settings = request.app.state.settings
     path, mime, size = await evidence.open_for(db, settings.data_dir, sha256, user.unit)
     await audit.record(db, user.username, "evidence.view", f"evidence:{sha256}", {"size": size, "mime": mime})
-    return FileResponse(path, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})
+    media, headers = evidence.serving(sha256, mime)
+    return FileResponse(path, media_type=media, headers=headers)

@@ -214,6 +214,39 @@ def _prepare(good: list[tuple[int, Event]]) -> list[_Prepared]:
     return prepared
 
 
+# Evidence files an edge may not name: stored, but whose bytes neither it nor an edge of
+# its units uploaded (050_evidence_uploads.sql), and named by no event of its units.
+# Naming such a file would put another unit's evidence into this edge's units' scope
+# (GET /api/v1/evidence is scoped by the units of the events that name a file).
+_FOREIGN_EVIDENCE = (
+    "SELECT f.sha256 FROM evidence_files f"
+    " WHERE f.sha256 = ANY(string_to_array(%(wanted)s, ','))"
+    " AND NOT EXISTS (SELECT 1 FROM evidence_uploads up JOIN edges o ON o.id = up.edge"
+    "                 JOIN units u ON u.code = o.unit WHERE up.sha256 = f.sha256 AND %(unit)s = ANY(u.ancestors))"
+    " AND NOT EXISTS (SELECT 1 FROM event_evidence x JOIN units u ON u.code = x.unit"
+    "                 WHERE x.sha256 = f.sha256 AND %(unit)s = ANY(u.ancestors))"
+)
+
+
+async def _refuse_foreign_evidence(
+    conn: AsyncConnection, edge: Edge, batch: list["_Prepared"], wanted: str, result: IngestResult
+) -> list["_Prepared"]:
+    cur = await conn.execute(_FOREIGN_EVIDENCE, {"wanted": wanted, "edge": edge.id, "unit": edge.unit})
+    foreign = {row["sha256"] for row in await cur.fetchall()}
+    if not foreign:
+        return batch
+    kept = []
+    for p in batch:
+        named = sorted({r.sha256 for r in p.event.evidence} & foreign)
+        if named:
+            reason = (f"evidence {named[0]} was not uploaded by this edge (nor by an edge of its units):"
+                      " an event may name only evidence its edge uploaded (PUT /api/v1/evidence first)")
+            result.rejected.append(Rejection(index=p.index, id=p.event_id, reason=reason))
+        else:
+            kept.append(p)
+    return kept
+
+
 async def ingest(conn: AsyncConnection, edge: Edge, raw: list[Any], *, publish: Publish) -> IngestResult:
     """Validate and store a raw batch from `edge`; publish the new events in receive order."""
     if len(raw) > MAX_BATCH:
@@ -234,17 +267,23 @@ async def store(
         result.rejected.sort(key=lambda r: r.index)
         return result
     batch = _prepare(good)
-    ids = ",".join(p.event_id for p in batch)
-    times = ",".join(p.ts for p in batch)
     wanted = ",".join(sorted({r.sha256 for _, e in good for r in e.evidence}))
     await conn.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK,))
     try:
         async with conn.transaction():
-            # Plain tuples with the id as text: a dict row and a uuid.UUID per returned
-            # row cost more than the insert itself.
-            async with conn.cursor(row_factory=tuple_row) as keys_cur:
-                await keys_cur.execute(_KEYS, (ids, times))
-                stored: dict[str, int] = dict(await keys_cur.fetchall())
+            if wanted:
+                # Under the lock, before any id is taken: an event may name only evidence
+                # of its own edge's units (a refused event keeps its id unused).
+                batch = await _refuse_foreign_evidence(conn, edge, batch, wanted, result)
+            stored: dict[str, int] = {}
+            if batch:
+                ids = ",".join(p.event_id for p in batch)
+                times = ",".join(p.ts for p in batch)
+                # Plain tuples with the id as text: a dict row and a uuid.UUID per returned
+                # row cost more than the insert itself.
+                async with conn.cursor(row_factory=tuple_row) as keys_cur:
+                    await keys_cur.execute(_KEYS, (ids, times))
+                    stored = dict(await keys_cur.fetchall())
             new = [p for p in batch if p.event_id in stored]
             if new:
                 present: set[str] = set()

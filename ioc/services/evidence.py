@@ -27,6 +27,18 @@ from ioc.services.events import INGEST_LOCK
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MIME = re.compile(r"^[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*$")
+# The only media types stored and served as themselves: what an edge produces (JPEG/PNG
+# pictures, MP4 clips, JSON manifests) and what an export holds (PDF, ZIP). Nothing a
+# browser would run (HTML, SVG, XML, JavaScript) is accepted, whoever uploads it.
+ALLOWED_MIME = frozenset({
+    "image/jpeg", "image/png", "image/webp", "video/mp4", "application/pdf", "application/json", "application/zip",
+})
+# Shown in the page (an <img> or <video> of the review desk); every other type downloads.
+INLINE_MIME = frozenset(m for m in ALLOWED_MIME if m.startswith(("image/", "video/")))
+# Even a file opened directly in a tab can run nothing and load nothing.
+EVIDENCE_CSP = "default-src 'none'; sandbox"
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "video/mp4": ".mp4",
+               "application/pdf": ".pdf", "application/json": ".json", "application/zip": ".zip"}
 
 
 class EvidenceInfo(BaseModel):
@@ -61,6 +73,8 @@ async def store(
     mime = mime.split(";")[0].strip().lower()
     if not MIME.match(mime):
         raise InvalidInput(f"Content-Type must be a media type such as image/jpeg (got {mime!r})")
+    if mime not in ALLOWED_MIME:
+        raise InvalidInput(f"{mime} is not an allowed evidence type (allowed: {', '.join(sorted(ALLOWED_MIME))})")
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
@@ -92,6 +106,11 @@ async def store(
             (sha256, size, mime, str(target.relative_to(data_dir)), uploaded_by),
         )
         created = await cur.fetchone() is not None
+        # Every edge that proved it holds these bytes may name the file in its events
+        # (050_evidence_uploads.sql); the first uploader stays `uploaded_by`.
+        await conn.execute(
+            "INSERT INTO evidence_uploads (sha256, edge) VALUES (%s, %s) ON CONFLICT DO NOTHING", (sha256, uploaded_by)
+        )
         completed = await _complete_events(conn, sha256) if created else []
     return EvidenceInfo(sha256=sha256, size=size, mime=mime, created=created, completed_events=completed)
 
@@ -125,3 +144,41 @@ async def open_for(conn: AsyncConnection, data_dir: Path, sha256: str, scope: st
     if not path.is_file():
         raise NotFound(f"evidence {sha256} is recorded but its file is missing")
     return path, row["mime"], row["size"]
+
+
+def serving(sha256: str, mime: str) -> tuple[str, dict[str, str]]:
+    """(media type, headers) to serve a stored file with: its type only when allow-listed
+    (a file stored before the list existed goes out as an inert download), `nosniff`, a
+    sandbox CSP, and `attachment` for anything that is not a picture or a video."""
+    media = mime if mime in ALLOWED_MIME else "application/octet-stream"
+    name = f"{sha256}{_EXTENSIONS.get(media, '.bin')}"
+    disposition = "inline" if media in INLINE_MIME else "attachment"
+    return media, {
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": EVIDENCE_CSP,
+        "Content-Disposition": f'{disposition}; filename="{name}"',
+    }
+
+
+async def lock_for_delete(conn: AsyncConnection, sha256: str, scope: str) -> str:
+    """Lock one evidence file for deletion by someone whose units are `scope`; its
+    storage path. NotFound, exactly as for a file that does not exist, unless every event
+    that names it lies in `scope` and something ties it there: an event in `scope` names
+    it, or (named by none) an edge of `scope` uploaded it. Call inside a transaction."""
+    path_for(Path("."), sha256)
+    cur = await conn.execute(
+        "SELECT f.path,"
+        " EXISTS (SELECT 1 FROM event_evidence x JOIN units u ON u.code = x.unit"
+        "         WHERE x.sha256 = f.sha256 AND %(scope)s = ANY(u.ancestors)) AS named_inside,"
+        " EXISTS (SELECT 1 FROM event_evidence x JOIN units u ON u.code = x.unit"
+        "         WHERE x.sha256 = f.sha256 AND NOT %(scope)s = ANY(u.ancestors)) AS named_outside,"
+        " EXISTS (SELECT 1 FROM edges e JOIN units u ON u.code = e.unit"
+        "         WHERE e.id = f.uploaded_by AND %(scope)s = ANY(u.ancestors)) AS uploaded_inside"
+        " FROM evidence_files f WHERE f.sha256 = %(sha)s FOR UPDATE OF f",
+        {"sha": sha256, "scope": scope},
+    )
+    row = await cur.fetchone()
+    if row is None or row["named_outside"] or not (row["named_inside"] or row["uploaded_inside"]):
+        raise NotFound(f"evidence {sha256} not found")
+    return str(row["path"])

@@ -33,7 +33,7 @@ from contract.exceptions import PlateFormatError
 from contract.plates.grammar import parse_plate
 from contract.config import ConfigModel
 from ioc.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
-from ioc.services import audit
+from ioc.services import audit, evidence
 from ioc.services.users import User
 
 DEADLINE_DAYS = 10
@@ -339,13 +339,16 @@ async def stats(conn: AsyncConnection, scope: str, since: datetime) -> dict[str,
 
 async def purge_evidence(conn: AsyncConnection, user: User, sha256: str, reason: str) -> str:
     """Delete one evidence file's record (admin, with a reason, audited) and return its
-    storage path for the caller to unlink. Evidence of a violation under review or
-    confirmed is refused here and, whatever the path, by the database guard."""
+    storage path for the caller to unlink. Outside the admin's units (`evidence.lock_for_delete`)
+    it is NotFound, like a file that does not exist; evidence of a violation under review
+    or confirmed is refused (Conflict) here and, whatever the path, by the database guard."""
     if user.role != "admin":
         raise PermissionDenied("only an admin may delete evidence")
     if not reason.strip():
         raise InvalidInput("deleting evidence needs a reason")
     async with conn.transaction():
+        # Scope first: outside the admin's units the file does not exist, whatever it is.
+        await evidence.lock_for_delete(conn, sha256, user.unit)
         cur = await conn.execute(
             "SELECT 1 FROM event_evidence ee JOIN violations v ON v.event_id = ee.event_id"
             " WHERE ee.sha256 = %s AND v.state IN ('proposed', 'confirmed')",
