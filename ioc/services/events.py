@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -149,9 +150,99 @@ _COPY_EVIDENCE = "COPY event_evidence (event_id, event_ts, sha256, kind, unit) F
 
 def _to_json(value: Any) -> str:
     # Compact JSON, non-ASCII kept as is; pydantic-core's serialiser is ~5x faster than
-    # the stdlib encoder for a small payload (and writes NaN/Infinity, which pydantic's
-    # JSON parser lets through, as null instead of text PostgreSQL's jsonb refuses).
-    return pydantic_core.to_json(value).decode()
+    # the stdlib encoder for a small payload. NaN/Infinity come out as bare constants,
+    # which `_storable` looks for (they never reach the database: jsonb refuses them).
+    return pydantic_core.to_json(value, inf_nan_mode="constants").decode()
+
+
+# Deepest nesting of objects and arrays accepted in a payload. Rule figures nest two or
+# three levels; every reader of jsonb (and of the live frame) recurses per level.
+MAX_PAYLOAD_DEPTH = 32
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which PostgreSQL cannot store"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone UTF-16 surrogate (not valid Unicode text)"
+    return None
+
+
+def value_problem(value: Any, *, max_depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
+    """Why a JSON value (an event payload) cannot be stored as jsonb, or None: a NUL in a
+    string or a key, a lone surrogate, NaN or an infinite number, nesting deeper than
+    `max_depth`. Walks without recursion, so any depth is safe to check.
+
+    Example::
+
+        value_problem({"plate": "59\\x00X1"})   # 'plate: contains a NUL character ...'
+    """
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        item, depth, where = stack.pop()
+        kind = type(item)
+        if kind is str:
+            problem = _text_problem(item)
+            if problem:
+                return f"{where or 'value'}: {problem}"
+        elif kind is float:
+            if not math.isfinite(item):
+                return f"{where or 'value'}: {item!r} is not a finite number (NaN and Infinity cannot be stored)"
+        elif kind is dict or kind is list:
+            if depth > max_depth:
+                return f"{where or 'value'}: nested deeper than {max_depth} levels"
+            if kind is dict:
+                for key, child in item.items():
+                    problem = _text_problem(key) if isinstance(key, str) else None
+                    if problem:
+                        return f"{where + '.' if where else ''}key {key[:32]!r}: {problem}"
+                    stack.append((child, depth + 1, f"{where}.{key}"[:80] if where else str(key)[:80]))
+            else:
+                stack.extend((child, depth + 1, f"{where}[{i}]"[:80]) for i, child in enumerate(item))
+    return None
+
+
+def _storable(
+    good: list[tuple[int, Event]], result: IngestResult
+) -> tuple[list[tuple[int, Event]], dict[int, str]]:
+    """Reject, one by one, events PostgreSQL could not store; the payload JSON of the others.
+
+    The common case costs a few scans of the payload's JSON text: only a text that holds
+    an escaped NUL, a NaN/Infinity constant or many brackets is walked in full (a string
+    that merely contains "NaN" is walked, found fine and kept)."""
+    kept: list[tuple[int, Event]] = []
+    texts: dict[int, str] = {}
+    for index, event in good:
+        problem = None
+        try:
+            text = _to_json(event.payload)
+        except pydantic_core.PydanticSerializationError:
+            text = ""
+            problem = value_problem(event.payload) or "payload cannot be written as JSON"
+        else:
+            if ("\\u0000" in text or "NaN" in text or "Infinity" in text
+                    or text.count("{") + text.count("[") > MAX_PAYLOAD_DEPTH):
+                problem = value_problem(event.payload)
+        if problem:
+            problem = f"payload.{problem}"
+        else:
+            for n, ref in enumerate(event.evidence):
+                for name in ("kind", "mime"):
+                    bad = _text_problem(getattr(ref, name))
+                    if bad:
+                        problem = f"evidence.{n}.{name}: {bad}"
+                        break
+                if problem:
+                    break
+        if problem:
+            result.rejected.append(Rejection(index=index, id=str(event.id), reason=problem))
+        else:
+            kept.append((index, event))
+            texts[index] = text
+    return kept, texts
 
 
 def _copy_escape(text: str) -> str:
@@ -184,7 +275,7 @@ class _Prepared:
     frame: str
 
 
-def _prepare(good: list[tuple[int, Event]]) -> list[_Prepared]:
+def _prepare(good: list[tuple[int, Event]], payloads: dict[int, str]) -> list[_Prepared]:
     # COPY text format: only the JSON columns can hold characters COPY escapes
     # (`_copy_escape`); ids, codes and types are pattern-checked by `contract.Event`,
     # and no value is NULL. Formatted here because psycopg's per-row `write_row` costs
@@ -194,7 +285,7 @@ def _prepare(good: list[tuple[int, Event]]) -> list[_Prepared]:
     prepared = []
     for index, e in good:
         event_id, ts = str(e.id), e.ts.isoformat()
-        payload_json = _to_json(e.payload)
+        payload_json = payloads[index]
         if e.evidence:
             evidence_json = _to_json([{"sha256": r.sha256, "kind": r.kind, "mime": r.mime} for r in e.evidence])
             links = "".join(
@@ -261,12 +352,15 @@ async def store(
     """Store already validated events (index in the batch, event) and publish the new ones."""
     if len(good) > MAX_BATCH:
         raise TooLarge(f"a batch holds at most {MAX_BATCH} events (got {len(good)}); split it")
+    payloads: dict[int, str] = {}
+    if good:
+        good, payloads = _storable(good, result)
     if good:
         good, scopes = await _camera_checks(conn, edge, good, result)
     if not good:
         result.rejected.sort(key=lambda r: r.index)
         return result
-    batch = _prepare(good)
+    batch = _prepare(good, payloads)
     wanted = ",".join(sorted({r.sha256 for _, e in good for r in e.evidence}))
     await conn.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK,))
     try:
