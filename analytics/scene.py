@@ -12,6 +12,12 @@ Example::
     }))
     result = scene.process(frame, ts=time.time(), detections=detector.detect(frame))
     result.tracks.tracker_id, [h.type for h in result.hits]    # [3, 5], ['security.intrusion']
+
+Scene hygiene, all here so every rule gets it the same way: detections whose anchor lies
+in an ``ignore`` mask are dropped before tracking (a billboard, a TV wall, the road of the
+next junction); a track that has never moved for ``static.after_s`` is scenery and raises
+no events; `SceneResult.moving` names the tracks moving now (the edge keeps its motion gate
+open while there are any).
 """
 
 from __future__ import annotations
@@ -32,6 +38,39 @@ from analytics.tracking import ByteTrackConfig, Tracker
 from contract import ConfigModel
 
 
+class IgnoreMaskConfig(ZoneConfig):
+    """A polygon (frame pixels, like zones) whose detections are dropped before tracking.
+
+    A detection is dropped when its anchor point (the bottom centre by default, as zones
+    test it) is inside.
+
+    Example::
+
+        IgnoreMaskConfig(name="billboard", polygon=[(900, 40), (1260, 40), (1260, 260), (900, 260)])
+    """
+
+    name: str = Field("mask", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="label")
+
+
+class StaticConfig(ConfigModel):
+    """Static-object suppression: a track that has never moved for ``after_s`` is scenery.
+
+    "Moved" means its anchor got further from where it was first seen than ``moved_px``
+    and ``moved_fraction`` of its box's shorter side. Scenery raises no events (an LED
+    billboard read as ``bus`` is not an intrusion, a stop or a crowd); once it moves it is
+    a road user again.
+
+    Example::
+
+        StaticConfig(after_s=300, moved_px=12)
+    """
+
+    enabled: bool = Field(True, description="suppress the events of tracks that never moved")
+    after_s: float = Field(180.0, ge=1.0, le=86400.0, description="seconds without ever moving after which a track is scenery")
+    moved_px: float = Field(10.0, ge=0.0, le=1000.0, description="anchor distance from its first position that counts as moving")
+    moved_fraction: float = Field(0.25, ge=0.0, le=5.0, description="... and at least this fraction of the box's shorter side")
+
+
 class SceneConfig(ConfigModel):
     """Zones, lines, lanes and rules of one camera view, plus tracker settings.
 
@@ -47,6 +86,13 @@ class SceneConfig(ConfigModel):
     lines: list[LineConfig] = Field([], max_length=64, description="directed counting lines")
     lanes: list[LaneConfig] = Field([], max_length=64, description="lanes with a travel direction")
     rules: list[RuleConfig] = Field([], max_length=128, description="rules, each chosen by its `type`")  # type: ignore[valid-type]
+    ignore: list[IgnoreMaskConfig] = Field([], max_length=64, description="masks whose detections are dropped before tracking")
+    static: StaticConfig = Field(default_factory=StaticConfig, description="static-object (scenery) suppression")
+    moving_px: float = Field(4.0, gt=0.0, le=500.0, description="a track whose anchor moved more than this over "
+                             "`moving_window_s` is moving now (keeps the motion gate open)")
+    moving_fraction: float = Field(0.1, ge=0.0, le=5.0, description="... and more than this fraction of its box's "
+                                   "shorter side (the jitter of a large standing box is not motion)")
+    moving_window_s: float = Field(1.0, gt=0.0, le=30.0, description="window of `moving_px`")
     tracker: ByteTrackConfig = Field(default_factory=ByteTrackConfig)
     zone_grace_s: float = Field(1.0, ge=0.0, le=60.0, description="a track missing from a zone this briefly keeps its dwell time")
     history_s: float = Field(60.0, ge=1.0, le=3600.0, description="seconds of anchor history kept per track")
@@ -72,11 +118,20 @@ class SceneConfig(ConfigModel):
 
 @dataclass
 class SceneResult:
-    """Output of one processed frame: confirmed tracks, rule hits, line crossings."""
+    """Output of one processed frame: confirmed tracks, rule hits, line crossings.
+
+    ``ignored`` counts the detections dropped by ignore masks, ``scenery`` names tracks
+    that never moved for ``static.after_s`` (their hits are in ``suppressed``, not ``hits``),
+    ``moving`` the tracks moving now.
+    """
 
     tracks: Detections
     hits: list[RuleHit]
     crossings: list[Crossing] = field(default_factory=list)
+    ignored: int = 0
+    scenery: set[int] = field(default_factory=set)
+    moving: set[int] = field(default_factory=set)
+    suppressed: list[RuleHit] = field(default_factory=list)
 
 
 class SceneAnalyzer:
@@ -102,6 +157,7 @@ class SceneAnalyzer:
         self.lines = {ln.name: DirectedLine(ln) for ln in config.lines}
         self.lanes = {ln.name: Lane(ln) for ln in config.lanes}
         self.rules: list[Rule] = [build_rule(r) for r in config.rules]
+        self.masks = [Zone(ZoneConfig(name=m.name, polygon=m.polygon, anchor=m.anchor)) for m in config.ignore]
         self.history: dict[int, TrackHistory] = {}
         self._zone_since: dict[str, dict[int, float]] = {n: {} for n in self.zones}
         self._zone_seen: dict[str, dict[int, float]] = {n: {} for n in self.zones}
@@ -133,6 +189,7 @@ class SceneAnalyzer:
             raise FrameError(f"frame must be an HxWx3 array or None, got {getattr(frame, 'shape', type(frame))}")
         self._last_ts = ts
         self._frame_index += 1
+        detections, ignored = self.drop_ignored(detections)
         tracked = self.tracker.update(detections, ts)
         tracks = tracked[tracked.tracker_id >= 0]
 
@@ -141,7 +198,8 @@ class SceneAnalyzer:
         for i, tid in enumerate(tracks.tracker_id.tolist()):
             h = self.history.get(tid)
             if h is None:
-                h = self.history[tid] = TrackHistory(tid, ts, ts, max_points=horizon)
+                h = self.history[tid] = TrackHistory(tid, ts, ts, max_points=horizon, moved_px=self.config.static.moved_px,
+                                                     moved_fraction=self.config.static.moved_fraction)
             h.add(ts, anchors[i], tracks.xyxy[i], int(tracks.class_id[i]), float(tracks.confidence[i]))
         ended = {tid for tid, h in self.history.items() if ts - h.last_ts > self.config.track_end_s}
         for tid in ended:
@@ -170,7 +228,36 @@ class SceneAnalyzer:
             frame=frame,
         )
         hits = [hit for rule in self.rules if rule.config.enabled for hit in rule.evaluate(state)]
-        return SceneResult(tracks=tracks, hits=hits, crossings=crossings)
+        visible = tracks.tracker_id.tolist()
+        scenery = self.scenery()
+        kept = [h for h in hits if h.track_id not in scenery]
+        suppressed = [h for h in hits if h.track_id in scenery]
+        cfg = self.config
+        moving = {tid for tid in visible if tid not in scenery and self._moving(self.history[tid])}
+        return SceneResult(tracks=tracks, hits=kept, crossings=crossings, ignored=ignored, scenery=scenery,
+                           moving=moving, suppressed=suppressed)
+
+    def _moving(self, h: TrackHistory) -> bool:
+        x1, y1, x2, y2 = h.box
+        reach = max(self.config.moving_px, self.config.moving_fraction * min(x2 - x1, y2 - y1))
+        return h.moving(self.config.moving_window_s, reach)
+
+    def drop_ignored(self, detections: Detections) -> tuple[Detections, int]:
+        """``detections`` without those whose anchor lies in an ignore mask, and how many were dropped."""
+        if not self.masks or len(detections) == 0:
+            return detections, 0
+        inside = np.zeros(len(detections), dtype=bool)
+        for mask in self.masks:
+            inside |= mask.contains(detections)
+        return (detections[~inside], int(inside.sum())) if inside.any() else (detections, 0)
+
+    def scenery(self, track_ids: list[int] | None = None) -> set[int]:
+        """Tracks (of ``track_ids``, default all remembered) that never moved for ``static.after_s``."""
+        cfg = self.config.static
+        if not cfg.enabled:
+            return set()
+        ids = self.history.keys() if track_ids is None else track_ids
+        return {tid for tid in ids if tid in self.history and self.history[tid].unmoved_s >= cfg.after_s}
 
     def zone_dwell(self, zone: str) -> dict[int, float]:
         """Seconds each track now in ``zone`` (or briefly missing, within the grace) has been inside it."""

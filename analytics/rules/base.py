@@ -106,25 +106,72 @@ class RuleHit:
 
 @dataclass
 class TrackHistory:
-    """What the scene remembers about one track: anchor points over time, class votes, last box."""
+    """What the scene remembers about one track: anchor points over time, class votes, last box,
+    and whether it has ever moved.
+
+    ``moved`` turns (and stays) True once the anchor has been further from where the track
+    was first seen than ``moved_px`` and ``moved_fraction`` of the box's shorter side (so
+    box jitter of a large standing object never counts). A track that never moved is
+    either a vehicle that was already parked when the camera started, or scenery: an LED
+    billboard read as ``bus``. The scene suppresses the events of a track still unmoved
+    after minutes (`SceneConfig.static`), and stopping rules only consider tracks that
+    moved before they stopped.
+
+    Example::
+
+        >>> h = TrackHistory(1, 0.0, 0.0)
+        >>> h.add(0.0, np.array([100.0, 200.0]), np.array([80, 160, 120, 200]), 2, 0.9)
+        >>> h.add(1.0, np.array([103.0, 201.0]), np.array([83, 161, 123, 201]), 2, 0.9)
+        >>> h.moved, h.unmoved_s
+        (False, 1.0)
+        >>> h.add(2.0, np.array([130.0, 205.0]), np.array([110, 165, 150, 205]), 2, 0.9)
+        >>> h.moved, h.moved_ts, h.unmoved_s
+        (True, 2.0, 0.0)
+    """
 
     track_id: int
     first_ts: float
     last_ts: float
     max_points: int = 300
+    moved_px: float = 10.0
+    moved_fraction: float = 0.25
     points: deque[tuple[float, float, float]] = field(default_factory=deque)  # (ts, x, y) of the anchor
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    origin: tuple[float, float] | None = None  # anchor where the track was first seen
+    moved_ts: float | None = None  # when it first got away from its origin; None: never moved
     _votes: Counter[int] = field(default_factory=Counter)
 
     def add(self, ts: float, anchor: np.ndarray, box: np.ndarray, class_id: int, confidence: float) -> None:
         """Record one observation."""
         self.last_ts = ts
-        self.points.append((ts, float(anchor[0]), float(anchor[1])))
+        ax, ay = float(anchor[0]), float(anchor[1])
+        self.points.append((ts, ax, ay))
         while len(self.points) > self.max_points:
             self.points.popleft()
         x1, y1, x2, y2 = (float(v) for v in box)
         self.box = (x1, y1, x2, y2)
         self._votes[int(class_id)] += confidence  # detectors flip car/truck; the weighted vote is stable
+        if self.origin is None:
+            self.origin = (ax, ay)
+        elif self.moved_ts is None:
+            reach = max(self.moved_px, self.moved_fraction * min(x2 - x1, y2 - y1))
+            if (ax - self.origin[0]) ** 2 + (ay - self.origin[1]) ** 2 > reach**2:
+                self.moved_ts = ts
+
+    @property
+    def moved(self) -> bool:
+        """True once the track has been seen moving away from where it first appeared."""
+        return self.moved_ts is not None
+
+    @property
+    def unmoved_s(self) -> float:
+        """Seconds the track has been seen without ever moving (0 once it has moved)."""
+        return 0.0 if self.moved else self.age
+
+    def moving(self, window_s: float, min_px: float) -> bool:
+        """True when the anchor moved more than ``min_px`` over the last ``window_s`` seconds."""
+        dx, dy = self.displacement(window_s)
+        return bool(dx * dx + dy * dy > min_px * min_px)
 
     @property
     def class_id(self) -> int:

@@ -132,8 +132,8 @@ class IllegalStoppingRule(Rule):
         self._alerted = {t: s for t, s in self._alerted.items() if t in since}
         hits = []
         for tid in sorted(state.zone_members[self.config.zone]):
-            if state.history[tid].class_name not in self.config.classes:
-                continue
+            if state.history[tid].class_name not in self.config.classes or not state.history[tid].moved:
+                continue  # only a vehicle seen moving before it stopped (scene hygiene, TrackHistory.moved)
             _, x, y = state.history[tid].points[-1]
             spot = self._alerted.get(tid)
             if spot is not None:

@@ -72,6 +72,10 @@ class NoStoppingConfig(IllegalStoppingConfig):
 class NoStoppingRule(IllegalStoppingRule):
     """``traffic.illegal_stopping`` violations with per-class limits (reuses analytics' stillness test).
 
+    Only tracks seen moving before they stopped are considered (`TrackHistory.moved`): a
+    "vehicle" standing where it was first seen is scenery or was parked before the camera
+    started, and an officer cannot be shown a stop nobody saw begin.
+
     Example::
 
         rule = NoStoppingRule(NoStoppingConfig(zone="bus_stop", max_stationary_s_by_class={"bus": 90}))
@@ -94,8 +98,8 @@ class NoStoppingRule(IllegalStoppingRule):
         hits = []
         for tid in sorted(state.zone_members[zone]):
             h = state.history[tid]
-            if h.class_name not in self.config.classes:
-                continue
+            if h.class_name not in self.config.classes or not h.moved:
+                continue  # a stop is a vehicle that came and stopped, not one standing since first seen
             _, x, y = h.points[-1]
             spot = self._alerted.get(tid)
             if spot is not None:
