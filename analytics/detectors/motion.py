@@ -3,7 +3,10 @@
 `MotionDetector` reports moving blobs as class ``motion`` when no model is
 installed: it says *that* something moves, not what. `GatedDetector` wraps a real
 detector and skips it on frames where nothing moves, returning the last result so
-that standing objects (a stopped car) keep their tracks.
+that standing objects (a stopped car) keep their tracks. It never skips while a track is
+moving: the pipeline tells it (`GatedDetector.tracks_moving`) after every frame, because
+a rider moving slowly through a quiet scene changes too few pixels for the gate, and
+every skipped frame would repeat his old box.
 """
 
 from __future__ import annotations
@@ -100,12 +103,14 @@ class MotionGate:
 
 
 class GatedDetector(Detector):
-    """Runs ``inner`` only on moving frames (or every ``refresh_s``); else repeats its last result.
+    """Runs ``inner`` only on moving frames (or every ``refresh_s``, or while tracks move);
+    else repeats its last result.
 
     Example::
 
         det = GatedDetector(YoloxDetector(cfg), MotionGateConfig(enabled=True))
         det.detect(frame); det.skipped     # frames on which the model was not run
+        det.tracks_moving(len(scene_result.moving))   # after each frame: hold the gate open
     """
 
     def __init__(self, inner: Detector, config: MotionGateConfig, clock: Callable[[], float] = time.monotonic) -> None:
@@ -113,24 +118,32 @@ class GatedDetector(Detector):
         self.kind = inner.kind
         self.gate = MotionGate(config)
         self.config = config
-        self._clock = clock
+        self.clock = clock  # replay sets the frame clock, so a replay is the same every run
         self._last: Detections = Detections.empty()
         self._last_run: float | None = None
         self._last_shape: tuple[int, ...] | None = None
+        self._moving_tracks = 0
         self.skipped = 0
         self.ran = 0
+        self.held = 0  # runs only because tracks were moving (the pixels alone would have skipped)
 
     @property
     def info(self) -> dict[str, Any]:
         return self.inner.info
 
+    def tracks_moving(self, count: int) -> None:
+        """How many tracks move now (the scene says, after each frame): while any do, every frame runs."""
+        self._moving_tracks = int(count)
+
     def detect(self, frame: np.ndarray) -> Detections:
         moving = self.gate.moving(frame)
-        now = self._clock()
+        now = self.clock()
         stale = self._last_run is None or now - self._last_run >= self.config.refresh_s or frame.shape != self._last_shape
         if not moving and not stale:
-            self.skipped += 1
-            return self._last
+            if self._moving_tracks <= 0:
+                self.skipped += 1
+                return self._last
+            self.held += 1
         self._last = self.inner.detect(frame)
         self._last_run, self._last_shape = now, frame.shape
         self.ran += 1
