@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -13,11 +14,22 @@ from analytics.rules.base import Rule, RuleConfigBase, RuleHit, SceneState
 
 
 class WrongWayConfig(RuleConfigBase):
-    """Flag tracks moving against their lane's direction.
+    """Flag tracks moving against their lane's direction, consistently and far enough.
 
-    A track is flagged once it has moved at least ``min_distance_px`` against the
-    lane direction since entering the lane, in at least ``min_frames`` backward steps:
-    both together keep box jitter and a slowly drifting parked car from firing.
+    Over the last ``window_s`` seconds in the lane, a track is flagged when all of these hold:
+
+    - its net movement against the lane is at least ``min_distance_px`` and at least
+      ``min_box_heights`` of its own box heights (a near bike must go further than a far one);
+    - at least ``min_frames`` of its steps go backward, and at least ``consistency`` of its
+      moving steps do (box jitter and a stop-and-go pack are not a wrong-way rider);
+    - no single step makes more than ``max_step_share`` of the distance (a track id that
+      jumped to another bike is a sum of jumps, not motion);
+    - its net movement points within ``max_angle_deg`` of straight against the lane (a
+      rider crossing the lane diagonally is not going the wrong way).
+
+    One alarm per real violation: a flagged track alarms once; a track that starts within
+    ``merge_radius`` box heights of where an alarmed track was last seen, after it and within
+    ``merge_s`` seconds, is the same rider after a tracker switch and alarms no more.
 
     Example::
 
@@ -28,13 +40,33 @@ class WrongWayConfig(RuleConfigBase):
     lanes: list[str] = Field(["lane"], min_length=1, description="names of lanes in the scene")
     classes: ClassNames = Field(list(VEHICLES), min_length=1, description="classes checked")
     min_distance_px: float = Field(40.0, gt=0.0, le=10000.0, description="net distance against the lane, pixels")
+    min_box_heights: float = Field(1.5, ge=0.0, le=50.0, description="net distance against the lane, in the track's box heights")
     min_frames: int = Field(5, ge=1, le=1000, description="processed frames with a backward step")
     step_px: float = Field(0.5, ge=0.0, le=100.0, description="a step shorter than this is standing still, not backward")
+    window_s: float = Field(4.0, gt=0.0, le=120.0, description="seconds of the track's recent motion in the lane that are judged")
+    consistency: float = Field(0.75, ge=0.0, le=1.0, description="share of the moving steps that must go backward")
+    max_step_share: float = Field(0.4, gt=0.0, le=1.0, description="no single step may make more than this share of the distance")
+    max_angle_deg: float = Field(
+        80.0, gt=0.0, le=90.0,
+        description="largest angle between the net movement and straight against the lane (the lane's direction is one "
+        "vector, while perspective bends real paths by up to ~60 degrees on a highway camera)")
+    merge_s: float = Field(6.0, ge=0.0, le=600.0, description="a new track this soon after an alarmed one was last seen ...")
+    merge_radius: float = Field(1.5, ge=0.0, le=50.0, description="... and within this many box heights of it is the same rider")
 
+
+@dataclass
+class _Incident:
+    """Where and when an alarmed rider was last seen, to merge the tracks it continues in."""
+
+    track_id: int
+    last_ts: float
+    x: float
+    y: float
+    box_h: float
 
 
 class WrongWayRule(Rule):
-    """One ``traffic.wrong_way`` hit per track and lane.
+    """One ``traffic.wrong_way`` hit per rider and lane, however often its track id changes.
 
     Example::
 
@@ -50,32 +82,75 @@ class WrongWayRule(Rule):
         super().__init__(config)
         self.config: WrongWayConfig = config
         self._alerted: set[tuple[str, int]] = set()
+        self._incidents: dict[str, list[_Incident]] = {}
+        self.merged = 0  # hits folded into an earlier alarm (a tracker switch), for tests and stats
 
     def references(self) -> dict[str, list[str]]:
         return {"lanes": list(self.config.lanes)}
 
+    def against(self, points: np.ndarray, direction: np.ndarray, box_h: float) -> dict[str, float] | None:
+        """The evidence that ``points`` ((t, x, y) rows) move against ``direction``, or None."""
+        cfg = self.config
+        if len(points) < cfg.min_frames + 1:
+            return None
+        steps = np.diff(points[:, 1:], axis=0)
+        along = steps @ direction
+        net_vec = points[-1, 1:] - points[0, 1:]
+        net = -float(net_vec @ direction)  # > 0: against the lane
+        if net < max(cfg.min_distance_px, cfg.min_box_heights * box_h):
+            return None
+        backward = along < -cfg.step_px
+        moving = np.linalg.norm(steps, axis=1) > cfg.step_px
+        n_back = int(backward.sum())
+        if n_back < cfg.min_frames or n_back < cfg.consistency * max(int(moving.sum()), 1):
+            return None
+        if float(np.max(-along)) > cfg.max_step_share * net:
+            return None
+        cos = net / max(float(np.linalg.norm(net_vec)), 1e-9)
+        if cos < np.cos(np.radians(cfg.max_angle_deg)):
+            return None
+        return {"distance_px": round(net, 1), "backward_frames": n_back,
+                "seconds": round(float(points[-1, 0] - points[0, 0]), 2)}
+
     def evaluate(self, state: SceneState) -> list[RuleHit]:
+        cfg = self.config
         hits = []
-        for lane_name in self.config.lanes:
+        for lane_name in cfg.lanes:
             lane = state.lanes[lane_name]
             since = state.lane_since[lane_name]
+            incidents = self._incidents.setdefault(lane_name, [])
             self._alerted = {(n, t) for n, t in self._alerted if n != lane_name or t in since}
+            # Follow every alarmed rider while it is seen; forget incidents too old to merge.
+            for inc in incidents:
+                h = state.history.get(inc.track_id)
+                if h is not None and h.points and h.last_ts > inc.last_ts:
+                    inc.last_ts, inc.x, inc.y = h.last_ts, h.points[-1][1], h.points[-1][2]
+                    inc.box_h = max(h.box[3] - h.box[1], 1.0)
+            incidents[:] = [i for i in incidents if state.ts - i.last_ts <= cfg.merge_s]
             for tid in sorted(state.lane_members[lane_name]):
                 if (lane_name, tid) in self._alerted:
                     continue
                 h = state.history[tid]
-                if h.class_name not in self.config.classes:
+                if h.class_name not in cfg.classes:
                     continue
-                pts = np.array([(x, y) for t, x, y in h.points if t >= since[tid]])
-                if len(pts) < self.config.min_frames + 1:
+                start = max(since[tid], h.last_ts - cfg.window_s)
+                pts = np.array([(t, x, y) for t, x, y in h.points if t >= start], dtype=np.float64).reshape(-1, 3)
+                box_h = max(h.box[3] - h.box[1], 1.0)
+                found = self.against(pts, lane.direction, box_h)
+                if found is None:
                     continue
-                steps = np.diff(pts, axis=0) @ lane.direction
-                backward = int((steps < -self.config.step_px).sum())
-                net = float(steps.sum())
-                if net <= -self.config.min_distance_px and backward >= self.config.min_frames:
-                    self._alerted.add((lane_name, tid))
-                    payload = {"lane": lane_name, "distance_px": round(-net, 1), "backward_frames": backward}
-                    hits.append(self.hit(state, tid, payload))
+                self._alerted.add((lane_name, tid))
+                first = next(((t, x, y) for t, x, y in h.points if t >= since[tid]), h.points[0])
+                # The same rider under a new id: the new track began after the alarmed one was
+                # last seen (two tracks seen at once are two riders), soon, and close to it.
+                same = next((i for i in incidents if i.track_id != tid and 0.0 <= first[0] - i.last_ts <= cfg.merge_s
+                             and np.hypot(first[1] - i.x, first[2] - i.y) <= cfg.merge_radius * min(i.box_h, box_h)), None)
+                if same is not None:
+                    self.merged += 1
+                    same.track_id = tid  # the rider goes on under its new id
+                    continue
+                incidents.append(_Incident(tid, h.last_ts, h.points[-1][1], h.points[-1][2], box_h))
+                hits.append(self.hit(state, tid, {"lane": lane_name, **found}))
         return hits
 
 
