@@ -111,6 +111,26 @@ class ViolationSettings(ConfigModel):
         description="plate reader for rules that wish for `plate` evidence; null: no plate reading")
 
 
+class FrozenWatchConfig(ConfigModel):
+    """The frozen-picture watchdog: frames keep arriving but the picture does not change.
+
+    Distinct from the stall watchdog (``stall_timeout_s``: no frames at all). The picture
+    counts as still while the mean grey difference between analysed frames, on a copy
+    ``width`` pixels wide, stays at or below ``noise_floor``; still for ``after_s`` raises
+    ``camera.frozen`` (warning), the next change ``camera.unfrozen`` (info).
+
+    Example::
+
+        FrozenWatchConfig(after_s=20)
+    """
+
+    enabled: bool = Field(True, description="raise camera.frozen / camera.unfrozen")
+    after_s: float = Field(10.0, ge=1.0, le=3600.0, description="seconds of an unchanging picture that are a freeze")
+    noise_floor: float = Field(0.05, ge=0.0, le=50.0, description="mean grey-level difference at or below which "
+                               "two frames are the same picture (sensor noise is above it, a frozen encoder below)")
+    width: int = Field(160, ge=32, le=1280, description="width of the grey copy compared")
+
+
 class CameraConfig(ConfigModel):
     """One camera and what to look for in it.
 
@@ -135,8 +155,10 @@ class CameraConfig(ConfigModel):
     open_timeout_s: float = Field(10.0, ge=0.5, le=120.0, description="give up opening after this long")
     backoff_max_s: float = Field(30.0, ge=0.5, le=600.0, description="reconnect delay cap")
     detector: DetectorConfig | None = Field(None, description="this camera's detector; default: the site's")  # type: ignore[valid-type]
-    scene: SceneConfig = Field(default_factory=SceneConfig, description="zones, lines, lanes and rules")
+    scene: SceneConfig = Field(default_factory=SceneConfig, description="zones, lines, lanes, rules, ignore masks, "
+                               "static-object suppression")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
+    frozen: FrozenWatchConfig = Field(default_factory=FrozenWatchConfig, description="frozen-picture watchdog")
 
 
 class EdgeSection(ConfigModel):
