@@ -7,7 +7,8 @@
     │   ├── HubUnavailable    connection refused, timeout, 5xx: retry later
     │   ├── HubAuthError      401/403: the edge token is wrong or the edge may not do this
     │   └── HubRejected       another 4xx: the hub refused the request as malformed
-    └── ModelError            a model file is unknown, has the wrong SHA-256, or cannot be fetched
+    ├── ModelError            a model file is unknown, has the wrong SHA-256, or cannot be fetched
+    └── ReplayError           a replay cannot run: unknown camera, missing or unreadable file
 """
 
 from __future__ import annotations
@@ -51,3 +52,7 @@ class HubRejected(HubError):
 
 class ModelError(EdgeError):
     """A model file could not be installed or fetched."""
+
+
+class ReplayError(EdgeError):
+    """`edge.replay` cannot run: the camera is not in the site, or the file cannot be read."""

@@ -1,4 +1,4 @@
-"""`ioc edge` (run the edge worker), `ioc edge check` and `ioc models install|fetch|list|train`.
+"""`ioc edge` (run the edge worker), `ioc edge check`, `ioc edge replay` and `ioc models install|fetch|list|train`.
 
 The hub's CLI module adds `ioc edge register` to the `edge` group defined here
 (`edge_app`), which is why `ioc.cli` registers this module first.
@@ -98,6 +98,34 @@ def check(config: Path = typer.Argument(..., help="site YAML file", dir_okay=Fal
         typer.secho(f"{bad} problem(s)", fg="red")
         raise typer.Exit(1)
     typer.echo(f"{config}: {len(site.cameras)} camera(s) ok")
+
+
+@edge_app.command("replay")
+def replay_cmd(config: Path = typer.Argument(..., help="site YAML file", dir_okay=False),
+               camera: str = typer.Option(..., "--camera", help="id of the camera whose pipeline runs"),
+               source: Path = typer.Option(..., "--source", help="recorded video file to run it on", dir_okay=False),
+               out: Optional[Path] = typer.Option(None, "--out", help="folder for events.jsonl, hit images and evidence",
+                                                  file_okay=False),
+               from_frame: int = typer.Option(0, "--from", min=0, help="first frame (0-based)"),
+               to_frame: Optional[int] = typer.Option(None, "--to", min=0, help="last frame (inclusive)"),
+               detect_fps: Optional[float] = typer.Option(None, "--detect-fps", min=0.1, max=1000.0,
+                                                          help="analysis rate (default: the camera's detect_fps)"),
+               start: Optional[str] = typer.Option(None, "--start", help="time of frame 0, ISO 8601 "
+                                                   "(default 2025-01-06T08:00:00+07:00)")) -> None:
+    """Run one camera's pipeline on a recorded file, frame-exact and as fast as it goes; print each event."""
+    from analytics.exceptions import AnalyticsError
+    from edge.config import load_site
+    from edge.exceptions import EdgeError
+    from edge.replay import parse_start, replay
+
+    try:
+        site, problems = load_site(config, strict=False)
+        result = replay(site, camera, source, out, first_frame=from_frame, last_frame=to_frame, detect_fps=detect_fps,
+                        start=parse_start(start), problems=problems, on_event=lambda e: typer.echo(e.line()))
+    except (EdgeError, AnalyticsError) as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(result.summary())
 
 
 @models_app.command("install")
