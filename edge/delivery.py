@@ -3,7 +3,10 @@
 For each batch: upload the evidence files it names that the hub does not have yet
 (``PUT /api/v1/evidence/{sha256}``, so events arrive complete), then ``POST
 /api/v1/events``. Accepted and duplicate ids are acknowledged and removed from the
-outbox; rejected ones are parked with the hub's reason and never resent. Any failure
+outbox; rejected ones are parked with the hub's reason (dead letters, counted in the
+heartbeat's ``outbox_rejected``) and never resent, so one bad event blocks nothing
+behind it. A batch the hub answers with a 500 is sent again event by event: an event
+the hub fails on while accepting the others is parked the same way. Any failure
 leaves the batch in the outbox and waits 0.5 s, 1 s, 2 s ... up to ``backoff_max_s``.
 Live events (younger than ``live_window_s``) go before the backlog so the wall stays
 current while a long outage drains; the backlog drains oldest first, so each camera's
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 from edge.exceptions import EdgeError, HubAuthError, HubError, HubRejected
 from edge.hub import HubClient
-from edge.outbox import Outbox
+from edge.outbox import Outbox, unstorable
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,20 @@ class Delivery:
         batch = self.outbox.next_batch(self.batch_size, self.live_window_s)
         if not batch.events:
             return 0
+        # An event queued before `add_event` checked payloads (an older version of this
+        # edge) may hold what no hub can store, or what cannot even be sent as JSON (NaN):
+        # park it here, or it would fail its whole batch on every attempt.
+        sendable = []
+        for event in batch.events:
+            problem = unstorable(event.get("payload"))
+            if problem:
+                self._park(event["id"], f"not sent: the hub cannot store it: {problem}")
+            else:
+                sendable.append(event)
+        if not sendable:
+            return 0
+        batch.live = min(batch.live, len(sendable))
+        batch.events = sendable
         for sha256, mime in batch.evidence:
             try:
                 self.hub.put_evidence(sha256, self.outbox.evidence_data(sha256), mime)
@@ -102,6 +119,10 @@ class Delivery:
             return self._one_by_one(batch.events, exc)
         except HubError as exc:
             self.outbox.note_attempt(ids, str(exc))
+            if exc.status == 500 and len(batch.events) > 1:
+                # A server error, not an outage (those are 502-504 or no answer): maybe one
+                # event the hub trips over. Singly, the others get through.
+                return self._one_by_one(batch.events, exc)
             raise
         self.stats.posted += len(batch.events)
         acknowledged = result.accepted + result.duplicates
@@ -119,23 +140,40 @@ class Delivery:
             log.info("delivered %d live and %d backlog events", batch.live, len(batch.events) - batch.live)
         return len(acknowledged)
 
-    def _one_by_one(self, events: list[dict], first_error: HubRejected) -> int:
+    def _one_by_one(self, events: list[dict], first_error: HubError) -> int:
         log.warning("hub refused a batch of %d (%s); sending them one by one", len(events), first_error)
         done = 0
+        server_errors: list[tuple[str, HubError]] = []
         for event in events:
             try:
                 result = self.hub.post_events([event])
             except HubRejected as exc:
-                self.outbox.mark_rejected(event["id"], str(exc))
-                self.stats.rejected += 1
+                self._park(event["id"], str(exc))
+                continue
+            except HubError as exc:
+                if exc.status != 500:
+                    raise  # the hub went away meanwhile: retry the rest later
+                server_errors.append((event["id"], exc))
                 continue
             self.outbox.mark_delivered(result.accepted + result.duplicates)
             for item in result.rejected:
-                self.outbox.mark_rejected(event["id"], str(item.get("reason", "rejected")))
+                self._park(event["id"], str(item.get("reason", "rejected")))
             self.stats.delivered += len(result.accepted)
             self.stats.duplicates += len(result.duplicates)
             done += len(result.accepted) + len(result.duplicates)
+        if server_errors and done == 0:
+            # Every event failed: the hub itself is broken, not one event. Keep them all.
+            raise server_errors[0][1]
+        for event_id, exc in server_errors:
+            # The hub stored the others and failed on this one alone: a poison event. Parked
+            # (kept, counted in the heartbeat, `Outbox.requeue_rejected` sends it again).
+            self._park(event_id, f"the hub failed on this event alone while accepting others: {exc}")
         return done
+
+    def _park(self, event_id: str, reason: str) -> None:
+        log.error("hub rejected event %s, parked in the outbox: %s", event_id, reason)
+        self.outbox.mark_rejected(str(event_id), reason)
+        self.stats.rejected += 1
 
     def _run(self) -> None:
         backoff = self.backoff_initial_s

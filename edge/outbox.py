@@ -9,6 +9,12 @@ is assigned in the same transaction, so it stays monotonic across restarts.
 Evidence files are stored as blobs next to the events that name them: one transaction
 writes an event and its files, so the hub never receives an event whose evidence the
 edge has lost.
+
+An event the hub could never store (a NUL character, a lone surrogate, NaN, nesting
+deeper than the hub accepts) is refused at `add_event`, before it is numbered. An event
+the hub rejects anyway is parked (`state='rejected'`, a dead letter: kept, counted by
+`rejected_count` for the heartbeat, never resent unless `requeue_rejected`), so nothing
+behind it waits.
 """
 
 from __future__ import annotations
@@ -32,6 +38,53 @@ from contract import Event, EvidenceRef, Severity, new_event_id
 log = logging.getLogger(__name__)
 
 EVIDENCE_GRACE_S = 600.0
+# The hub refuses a payload nested deeper than this (`ioc.services.events.MAX_PAYLOAD_DEPTH`).
+MAX_PAYLOAD_DEPTH = 32
+
+
+def unstorable(value: Any, *, max_depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
+    """Why the hub could not store this payload, or None: a NUL character in a string or
+    a key, a lone UTF-16 surrogate, NaN or an infinite number, or nesting deeper than
+    `max_depth`. Checked at enqueue, so such an event never enters the outbox (where it
+    would reach the hub only to be refused).
+
+    Example::
+
+        unstorable({"plate": "59\\x00X1"})   # "plate: contains a NUL character ..."
+    """
+    stack: list[tuple[Any, int, str]] = [(value, 1, "payload")]
+    while stack:
+        item, depth, where = stack.pop()
+        if isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                return f"{where}: {problem}"
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                return f"{where}: {item!r} is not a finite number (NaN and Infinity cannot be stored)"
+        elif isinstance(item, (dict, list, tuple)):
+            if depth > max_depth:
+                return f"{where}: nested deeper than {max_depth} levels"
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    problem = _text_problem(key) if isinstance(key, str) else None
+                    if problem:
+                        return f"{where}: key {key[:32]!r}: {problem}"
+                    stack.append((child, depth + 1, f"{where}.{key}"[:80]))
+            else:
+                stack.extend((child, depth + 1, f"{where}[{i}]"[:80]) for i, child in enumerate(item))
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which the hub's database cannot store"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone UTF-16 surrogate (not valid Unicode text)"
+    return None
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -152,6 +205,12 @@ class Outbox:
         Raises `OutboxError` (nothing stored) when the event is invalid or the disk fails.
         """
         refs = list(evidence) + [f.ref() for f in files]
+        problem = unstorable(payload or {})
+        for ref in refs:
+            problem = problem or _text_problem(ref.kind) or _text_problem(ref.mime)
+        if problem:
+            # Refused before it is numbered: a poison event must never sit in the queue.
+            raise OutboxError(f"invalid event {type!r} from {camera!r}: {problem}; nothing stored")
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key='last_seq'").fetchone()
             seq = (int(row[0]) if row else 0) + 1
@@ -239,6 +298,19 @@ class Outbox:
         with self._tx() as db:
             db.execute("UPDATE events SET state='rejected', error=? WHERE id=?", (reason[:2000], str(event_id)))
 
+    def requeue_rejected(self, ids: Iterable[str] | None = None) -> int:
+        """Put parked events back in the queue (all of them, or these ids), e.g. after the
+        hub was fixed; returns how many."""
+        with self._tx() as db:
+            if ids is None:
+                return db.execute("UPDATE events SET state='pending', error=NULL WHERE state='rejected'").rowcount
+            done = 0
+            for chunk in _chunks([str(i) for i in ids], 500):
+                marks = ",".join("?" * len(chunk))
+                done += db.execute(f"UPDATE events SET state='pending', error=NULL WHERE state='rejected' "
+                                   f"AND id IN ({marks})", chunk).rowcount
+            return done
+
     def note_attempt(self, ids: Iterable[str], error: str) -> None:
         """Count a failed delivery attempt for these events."""
         ids = [str(i) for i in ids]
@@ -254,6 +326,11 @@ class Outbox:
         """Events waiting for delivery."""
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM events WHERE state='pending'").fetchone()[0])
+
+    def rejected_count(self) -> int:
+        """Events the hub refused, parked (dead-lettered) in the outbox: the heartbeat shows it."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events WHERE state='rejected'").fetchone()[0])
 
     def rejected(self) -> list[tuple[str, str]]:
         """(id, reason) of events the hub refused."""

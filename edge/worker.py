@@ -176,7 +176,8 @@ class EdgeWorker:
                 "latency_ms": round(pipe.latency_ms, 1) if pipe else 0.0,
             })
         return {"detector": self.detector_info(), "preview_url": self.preview_url,
-                "outbox_depth": self.outbox.depth(), "cameras": cameras}
+                "outbox_depth": self.outbox.depth(), "outbox_rejected": self.outbox.rejected_count(),
+                "cameras": cameras}
 
     def detector_info(self) -> dict[str, Any]:
         """``{"kind": "yolox", "model": "yolox_nano.onnx"}`` when any camera runs a model, else motion."""

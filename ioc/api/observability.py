@@ -34,6 +34,10 @@ class HubMetrics:
         self.evidence_bytes = Counter(
             "ioc_evidence_stored_bytes", "Evidence bytes stored", registry=self.registry
         )
+        self.edge_outbox_rejected = Gauge(
+            "ioc_edge_outbox_rejected", "Events an edge refused or the hub rejected, parked in the edge's outbox",
+            ["edge"], registry=self.registry,
+        )
         self.logins = Counter("ioc_logins", "Login attempts, by result", ["result"], registry=self.registry)
 
     def render(self) -> bytes:

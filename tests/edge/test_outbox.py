@@ -122,3 +122,66 @@ def test_many_threads_get_unique_gapless_sequence_numbers(tmp_path: Path) -> Non
         per_camera.setdefault(event["camera"], []).append(event["seq"])
     assert all(s == sorted(s) for s in per_camera.values())
     outbox.close()
+
+
+# Issue 8 defect 4: an event the hub could never store is refused at enqueue, with a
+# clear reason, before it is numbered; nothing is stored.
+POISON_PAYLOADS = [
+    ({"plate": "59\x00X1"}, "NUL"),
+    ({"pl\x00ate": "59X1"}, "NUL"),
+    ({"a": [{"b": ["ok", "\x00"]}]}, "payload.a[0].b[1]"),
+    ({"speed": float("nan")}, "not a finite number"),
+    ({"speed": float("inf")}, "not a finite number"),
+    ({"speed": float("-inf")}, "not a finite number"),
+    ({"plate": "\ud800"}, "surrogate"),
+    ({"\udfff": 1}, "surrogate"),
+]
+
+
+def _deep(levels: int) -> dict:
+    value: dict = {"x": 1}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(("payload", "words"), POISON_PAYLOADS + [(_deep(500), "nested deeper than 32")],
+                         ids=[w for _, w in POISON_PAYLOADS] + ["nesting 500"])
+def test_a_poison_payload_is_refused_at_enqueue(tmp_path: Path, payload: dict, words: str) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", "edge-1")
+    good = _add(outbox)
+    with pytest.raises(OutboxError, match="nothing stored") as caught:
+        _add(outbox, payload=payload, files=[EvidenceFile(b"jpeg", "image/jpeg", "overview")])
+    assert words in str(caught.value)
+    assert outbox.depth() == 1 and outbox.last_seq() == 1  # no number used, nothing queued
+    assert [e["id"] for e in outbox.next_batch().events] == [str(good.id)]  # type: ignore[attr-defined]
+    assert _add(outbox).seq == 2  # type: ignore[attr-defined]
+    outbox.close()
+
+
+@pytest.mark.parametrize("field", ["kind", "mime"])
+def test_a_nul_in_an_evidence_reference_is_refused_at_enqueue(tmp_path: Path, field: str) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", "edge-1")
+    kw = {"kind": "overview", "mime": "image/jpeg"} | {field: "ima\x00ge/jpeg" if field == "mime" else "over\x00view"}
+    with pytest.raises(OutboxError, match="NUL"):
+        _add(outbox, files=[EvidenceFile(b"jpeg", kw["mime"], kw["kind"])])
+    assert outbox.depth() == 0 and outbox._db.execute("SELECT COUNT(*) FROM evidence").fetchone()[0] == 0
+    outbox.close()
+
+
+def test_a_payload_at_the_depth_limit_and_unicode_are_fine(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", "edge-1")
+    event = _add(outbox, payload={"deep": _deep(31), "place": "Ngã tư 🚗", "speed": 97.3})
+    assert outbox.next_batch().events[0]["id"] == str(event.id)  # type: ignore[attr-defined]
+    outbox.close()
+
+
+def test_dead_letters_are_counted_and_can_be_requeued(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", "edge-1")
+    bad, good = _add(outbox), _add(outbox)
+    outbox.mark_rejected(str(bad.id), "the hub refused it")  # type: ignore[attr-defined]
+    assert outbox.rejected_count() == 1 and outbox.depth() == 1
+    assert outbox.requeue_rejected([str(bad.id)]) == 1  # type: ignore[attr-defined]
+    assert outbox.rejected_count() == 0
+    assert [e["id"] for e in outbox.next_batch().events] == [str(bad.id), str(good.id)]  # type: ignore[attr-defined]
+    outbox.close()
