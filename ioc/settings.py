@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "ioc-demo-secret-change-me-0123456789abcdef"
@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     ws_heartbeat_s: float = Field(15.0, gt=0, le=300, description="seconds between websocket heartbeats")
     evidence_max_bytes: int = Field(64 * 2**20, ge=1024, le=2**32, description="largest evidence file accepted")
     camera_offline_s: int = Field(60, ge=5, le=3600, description="a camera unseen this long is shown offline")
+    camera_hosts_allow: list[str] = Field(
+        default_factory=list, max_length=200,
+        description="networks (CIDR, e.g. 10.20.0.0/16) and host names the hub may open camera streams on"
+                    " besides public addresses (URL shares) and an edge's own address (previews);"
+                    ' IOC_CAMERA_HOSTS_ALLOW=\'["10.20.0.0/16", "cam-gw.local"]\'',
+    )
+
+    @field_validator("camera_hosts_allow")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        from ioc.services.outbound import parse_allow  # the one parser, also used at request time
+
+        parse_allow(value)
+        return [v.strip().lower() for v in value]
 
     @model_validator(mode="after")
     def _no_default_secret_outside_demo(self) -> "Settings":

@@ -12,6 +12,7 @@ from ioc.api.deps import CurrentUser, Db, token_of, user_from_token
 from ioc.exceptions import NotAuthenticated, NotFound
 from ioc.services import cameras
 from ioc.services.cameras import Camera
+from ioc.services.outbound import parse_allow
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -37,7 +38,7 @@ async def preview(camera_id: str, request: Request) -> StreamingResponse:
             raise NotAuthenticated("not logged in: send a bearer token or the session cookie")
         user = await user_from_token(db, settings, token)
         await cameras.get_in_scope(db, camera_id, user.unit, offline_after_s=settings.camera_offline_s)
-        url = await cameras.preview_url(db, camera_id)
+        url = await cameras.preview_url(db, camera_id, allow=parse_allow(settings.camera_hosts_allow))
     if url is None:
         raise NotFound(f"camera {camera_id!r} has no live preview (its edge has not announced one)")
     client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=30.0))

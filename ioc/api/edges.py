@@ -4,7 +4,7 @@ Plus the admin action that lets an edge register a new key."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ioc.api.deps import CurrentEdge, Db
 from ioc.api.roles import Admin
 from ioc.broker import LiveMessage
-from ioc.exceptions import PermissionDenied
-from ioc.services import audit, cameras, edges, units
+from ioc.exceptions import InvalidInput, PermissionDenied
+from ioc.services import audit, cameras, edges, outbound, units
 from ioc.services.cameras import CameraDecl, CameraStatus
 
 router = APIRouter(prefix="/api/v1/edges", tags=["edges"])
@@ -38,6 +38,7 @@ class Heartbeat(BaseModel):
     detector: Detector
     preview_url: str | None = Field(None, max_length=500, pattern=r"^https?://")
     outbox_depth: int = Field(0, ge=0)
+    outbox_rejected: int = Field(0, ge=0, le=2**31 - 1, description="events the hub refused, parked in the outbox")
     cameras: list[CameraStatus] = Field(default_factory=list, max_length=500)
 
 
@@ -52,10 +53,22 @@ async def declare_cameras(body: CameraDeclaration, edge: CurrentEdge, db: Db) ->
 
 
 @router.post("/self/heartbeat", summary="Edge heartbeat: camera status, detector, preview address")
-async def heartbeat(body: Heartbeat, request: Request, edge: CurrentEdge, db: Db) -> dict[str, int]:
+async def heartbeat(body: Heartbeat, request: Request, edge: CurrentEdge, db: Db) -> dict[str, Any]:
+    settings = request.app.state.settings
+    peer = request.client.host if request.client else None
+    preview_url, refused = body.preview_url, None
+    if preview_url is not None:
+        try:
+            # The hub will fetch this URL for users: only from the edge itself (or an
+            # allow-listed camera host), never wherever a heartbeat points.
+            outbound.check_preview_url(preview_url, peer=peer, allow=outbound.parse_allow(settings.camera_hosts_allow))
+        except InvalidInput as exc:
+            preview_url, refused = None, str(exc)
     await edges.touch(
-        db, edge.id, detector=body.detector.model_dump(), preview_url=body.preview_url, outbox_depth=body.outbox_depth
+        db, edge.id, detector=body.detector.model_dump(), preview_url=preview_url, outbox_depth=body.outbox_depth,
+        outbox_rejected=body.outbox_rejected, preview_from=peer if preview_url else None,
     )
+    request.app.state.metrics.edge_outbox_rejected.labels(edge=edge.id).set(body.outbox_rejected)
     changed = await cameras.heartbeat(db, edge, body.cameras)
     messages = []
     for cam in changed:
@@ -75,7 +88,10 @@ async def heartbeat(body: Heartbeat, request: Request, edge: CurrentEdge, db: Db
             )
         )
     await request.app.state.broker.publish(messages)
-    return {"cameras": len(changed)}
+    answer: dict[str, Any] = {"cameras": len(changed)}
+    if refused:
+        answer["preview_refused"] = refused
+    return answer
 
 
 @router.put("/self/key", summary="Register this edge's Ed25519 public key (replacing needs an admin)")

@@ -43,7 +43,7 @@ from ioc.api.deps import AppSettings, CurrentUser, Db, PageUser
 from ioc.api.pages import render, request_lang
 from contract import ConfigModel
 from ioc.exceptions import InvalidInput, NotFound, PermissionDenied
-from ioc.services import cameras, meetings, units, users
+from ioc.services import cameras, meetings, outbound, units, users
 from ioc.services.meetings import AttendanceReport, MeetingSpec
 
 
@@ -60,6 +60,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["meetings"], lifespan=_lifespan)
 
 MeetingId = Annotated[str, Path(min_length=1, max_length=64, description="meeting id (UUID)")]
+SHARE_FAILED = "the camera stream could not be opened or published; the hub's log has the details"
 
 
 class JoinRequest(ConfigModel):
@@ -229,11 +230,12 @@ async def share_camera(
 
     The camera is read here, on the hub, from its edge preview (MJPEG) or the RTSP URL,
     so every tier sees it through the relays like any other speaker."""
+    allow = outbound.parse_allow(settings.camera_hosts_allow)
     if body.camera_id is not None:
         camera = await cameras.get_in_scope(db, body.camera_id, user.unit, offline_after_s=settings.camera_offline_s)
-        url = await cameras.preview_url(db, camera.id)
+        url = await cameras.preview_url(db, camera.id, allow=allow)
         if url is None:
-            raise NotFound(f"camera {camera.id!r} has no live preview (its edge sent no preview_url)")
+            raise NotFound(f"camera {camera.id!r} has no live preview (its edge sent no usable preview_url)")
         label = body.label or camera.name
         source_id = camera.id
     else:
@@ -244,6 +246,10 @@ async def share_camera(
     grant = await meetings.grant_camera_share(
         db, user, meeting_id, share_key=key_part, label=label, secret=settings.relay_secret.get_secret_value()
     )
+    if body.url is not None:
+        # After the caller's right to share here is established, before anything starts:
+        # the hub opens only camera hosts, never what a URL names (SSRF).
+        await outbound.check_share_url(body.url, allow)
     meeting_uuid = uuid.UUID(grant.room)
     pool = request.app.state.pool
     secret = settings.relay_secret.get_secret_value()
@@ -275,8 +281,11 @@ async def share_camera(
 async def list_shares(request: Request, user: CurrentUser, db: Db, meeting_id: MeetingId) -> dict[str, Any]:
     """The camera shares running for this meeting on this hub process."""
     meeting = await meetings.get_meeting(db, user, meeting_id)
+    # `last_error` says that the stream failed, never what the far end answered: the
+    # details (which may quote another host's reply) stay in the hub's log.
     items = [
-        {"key": s.key, "label": s.label, "state": s.state, "connects": s.connects, "last_error": s.last_error}
+        {"key": s.key, "label": s.label, "state": s.state, "connects": s.connects,
+         "last_error": None if s.last_error is None else SHARE_FAILED}
         for s in _shares(request).list(prefix=f"{meeting.id}:")
     ]
     return {"items": items}

@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from contract.envelope import CODE_PATTERN
 from ioc.exceptions import Conflict, InvalidInput, NotFound
 from ioc.services.edges import Edge
+from ioc.services.outbound import AllowList, check_preview_url
+
+log = logging.getLogger(__name__)
 
 
 class CameraDecl(BaseModel):
@@ -138,13 +142,20 @@ async def get_in_scope(conn: AsyncConnection, camera_id: str, unit: str, *, offl
     return Camera.model_validate(row)
 
 
-async def preview_url(conn: AsyncConnection, camera_id: str) -> str | None:
-    """Where the camera's edge serves its MJPEG preview, or None."""
+async def preview_url(conn: AsyncConnection, camera_id: str, *, allow: AllowList) -> str | None:
+    """Where the camera's edge serves its MJPEG preview, or None (none announced, or one
+    that is not on the edge's own address nor allow-listed: the hub never fetches that)."""
     cur = await conn.execute(
-        "SELECT e.preview_url FROM cameras c JOIN edges e ON e.id = c.edge WHERE c.id = %s", (camera_id,)
+        "SELECT e.id AS edge, e.preview_url, e.preview_from FROM cameras c JOIN edges e ON e.id = c.edge"
+        " WHERE c.id = %s", (camera_id,)
     )
     row = await cur.fetchone()
     if row is None or not row["preview_url"]:
+        return None
+    try:
+        check_preview_url(row["preview_url"], peer=row["preview_from"], allow=allow)
+    except InvalidInput as exc:
+        log.warning("edge %s: preview_url not followed: %s", row["edge"], exc)
         return None
     return f"{row['preview_url'].rstrip('/')}/{camera_id}.mjpg"
 

@@ -129,10 +129,14 @@ async def clear_key(conn: AsyncConnection, edge_id: str) -> None:
 
 
 async def touch(
-    conn: AsyncConnection, edge_id: str, *, detector: dict[str, Any] | None, preview_url: str | None, outbox_depth: int
+    conn: AsyncConnection, edge_id: str, *, detector: dict[str, Any] | None, preview_url: str | None, outbox_depth: int,
+    outbox_rejected: int = 0, preview_from: str | None = None,
 ) -> None:
-    """Record an edge heartbeat."""
+    """Record an edge heartbeat. `preview_from` is the address the heartbeat came from:
+    the preview proxy follows `preview_url` only there (`ioc.services.outbound`)."""
     await conn.execute(
-        "UPDATE edges SET last_seen = now(), detector = %s, preview_url = %s, outbox_depth = %s WHERE id = %s",
-        (Jsonb(detector) if detector is not None else None, preview_url, outbox_depth, edge_id),
+        "UPDATE edges SET last_seen = now(), detector = %s, preview_url = %s, outbox_depth = %s,"
+        " outbox_rejected = %s, preview_from = %s WHERE id = %s",
+        (Jsonb(detector) if detector is not None else None, preview_url, outbox_depth, outbox_rejected,
+         preview_from, edge_id),
     )

@@ -33,6 +33,14 @@ from video.mjpeg import MjpegServer
 VIDEO = "street_crossing_320p.mp4"
 
 
+@pytest.fixture
+def hub_settings(hub_settings):  # noqa: F811 -- extends the shared fixture
+    """The test cameras (RTSP server, MJPEG previews) run on this machine: the hub may
+    open streams on loopback only because this deployment allow-lists it (issue 8: a
+    stream URL is opened only on public addresses or IOC_CAMERA_HOSTS_ALLOW)."""
+    return hub_settings.model_copy(update={"camera_hosts_allow": ["127.0.0.1/32"]})
+
+
 @contextlib.contextmanager
 def mjpeg_preview(video: Path, key: str) -> Iterator[MjpegServer]:
     """An edge-like preview server publishing the video's frames at 10 fps."""
