@@ -85,10 +85,10 @@ def build_detector(config: DetectorConfig) -> Detector:
         from analytics.detectors.tiling import TiledDetector
         from analytics.detectors.yolox import YoloxDetector
 
-        detector: Detector = YoloxDetector(config)
+        detector: Detector = YoloxDetector(config, keep_weak=True)
         if config.tiling.enabled:
             detector = TiledDetector(detector, config.tiling)
-        detector = RoadUserDetector(detector, config.fusion, config.classes)
+        detector = RoadUserDetector(detector, config.fusion, config.classes, config.confidence)
         if config.gate.enabled:
             detector = GatedDetector(detector, config.gate)
         return detector

@@ -41,6 +41,11 @@ class FusionConfig(ConfigModel):
     max_foot: float = Field(1.25, ge=0.5, le=2.0, description="... and not below this share (a walker in front of a bike)")
     narrow_car_aspect: float = Field(0.9, gt=0.1, le=3.0, description="car boxes narrower than this width/height carrying a rider are motorbikes (scooters seen from behind)")
     max_riders: int = Field(3, ge=1, le=5, description="riders one two-wheeler may carry")
+    narrow_alone_aspect: float = Field(0.7, gt=0.1, le=3.0, description="car boxes narrower than this width/height are motorbikes even without a rider seen")
+    host_confidence: float = Field(
+        0.1, ge=0.01, le=1.0,
+        description="riders and two-wheelers are decoded down to this score; a rider and its bike combined must "
+        "still reach the detector's confidence (a COCO model sees small riders and scooters faintly)")
 
 
 class YoloxConfig(ConfigModel):
@@ -57,7 +62,7 @@ class YoloxConfig(ConfigModel):
     input_size: tuple[int, int] | None = Field(None, description="(height, width) of the model input; None reads it from the model")
     confidence: float = Field(0.3, ge=0.01, le=1.0, description="minimum objectness x class score kept")
     nms_iou: float = Field(0.45, gt=0.0, le=1.0, description="IoU above which same-class boxes are suppressed")
-    agnostic_nms: bool = Field(True, description="one box per object across classes (YOLOX often gives a car and a truck box for one pickup)")
+    agnostic_nms: bool = Field(True, description="one box per object across the classes of a family (YOLOX often gives a car and a truck box for one pickup); never across families, so a rider does not suppress the bike under it")
     classes: ClassNames = Field(list(ROAD_USERS), min_length=1, description="road-user classes to keep (see analytics.classes; COCO spellings accepted)")
     providers: list[str] = Field(
         ["CUDAExecutionProvider", "CPUExecutionProvider"],

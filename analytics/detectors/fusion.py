@@ -6,7 +6,7 @@ scooter seen from behind, a narrow ``car``. Violations are about the vehicle wit
 rider, and a rider is not a pedestrian: a ``pedestrian`` box that rides (stands on the
 upper part of) a two-wheeler or narrow car box is merged into it. The merged box is the
 union of both, its class ``motorbike`` (``bicycle`` for a bicycle), its confidence the
-higher of the two; the rider's own box stays in ``data["rider_xyxy"]`` (NaN where none)
+two combined (noisy-OR); the rider's own box stays in ``data["rider_xyxy"]`` (NaN where none)
 for the helmet rule and ``data["riders"]`` counts them. A model fine-tuned on
 Vietnamese labels boxes bike and rider at once; fusion then finds no riders to merge.
 
@@ -78,11 +78,16 @@ def fuse_road_users(dets: Detections, config: FusionConfig) -> Detections:
             riders_n[vi] += 1
             out_xyxy[vi, :2] = np.minimum(out_xyxy[vi, :2], xyxy[ri, :2])
             out_xyxy[vi, 2:] = np.maximum(out_xyxy[vi, 2:], xyxy[ri, 2:])
-            out_conf[vi] = max(out_conf[vi], dets.confidence[ri])
+            # Two pieces of evidence for one motorbike (noisy-OR): a faint rider on a faint bike
+            # is surer than either alone.
+            out_conf[vi] = 1.0 - (1.0 - out_conf[vi]) * (1.0 - dets.confidence[ri])
             if out_cls[vi] == CAR:
                 out_cls[vi] = MOTORBIKE
             drop[ri] = True
             break
+    # A "car" much narrower than tall is a scooter seen from front or back, rider or not.
+    alone = (out_cls == CAR) & (w < config.narrow_alone_aspect * h) & (riders_n == 0)
+    out_cls[alone] = MOTORBIKE
     keep = ~drop
     data = {k: val[keep] for k, val in dets.data.items()}
     data["rider_xyxy"] = riders_box[keep]
@@ -104,8 +109,12 @@ class RoadUserDetector(Detector):
         det = RoadUserDetector(TiledDetector(YoloxDetector(cfg), cfg.tiling), cfg.fusion, ["motorbike", "car"])
     """
 
-    def __init__(self, inner: Detector, fusion: FusionConfig, classes: ClassNames | Sequence[str]) -> None:
+    def __init__(self, inner: Detector, fusion: FusionConfig, classes: ClassNames | Sequence[str],
+                 confidence: float = 0.0) -> None:
+        """``inner`` may give riders and two-wheelers below ``confidence`` (decoded down to
+        ``fusion.host_confidence``): what is still below it after fusion is dropped here."""
         self.inner = inner
+        self.confidence = confidence
         self.kind = inner.kind
         self.fusion = fusion
         self._keep = np.asarray([CLASS_IDS[c] for c in classes], dtype=np.int64)
@@ -116,7 +125,7 @@ class RoadUserDetector(Detector):
 
     def _finish(self, dets: Detections) -> Detections:
         fused = fuse_road_users(dets, self.fusion)
-        return fused[np.isin(fused.class_id, self._keep)]
+        return fused[np.isin(fused.class_id, self._keep) & (fused.confidence >= self.confidence)]
 
     def detect(self, frame: np.ndarray) -> Detections:
         return self._finish(self.inner.detect(frame))

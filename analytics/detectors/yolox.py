@@ -22,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from analytics.classes import CLASS_IDS, canonical
+from analytics.classes import CLASS_IDS, canonical, family_of
 from analytics.detections import Detections
 from analytics.detectors.base import Detector, check_frame
 from analytics.detectors.classmap import read_class_map
@@ -52,10 +52,14 @@ class YoloxDetector(Detector):
 
     kind = "yolox"
 
-    def __init__(self, config: YoloxConfig) -> None:
+    def __init__(self, config: YoloxConfig, keep_weak: bool = False) -> None:
         import onnxruntime as ort
 
         self.config = config
+        # Riders and two-wheelers are decoded down to fusion.host_confidence: a faint rider on
+        # a faint bike is one fairly sure motorbike. Only for a caller that fuses them and then
+        # drops what is still below the confidence (`RoadUserDetector`).
+        self.keep_weak = keep_weak and config.fusion.enabled
         path = config.model
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
@@ -109,6 +113,11 @@ class YoloxDetector(Detector):
         self._columns = np.asarray(columns, dtype=np.int64)
         self._keep = np.asarray([CLASS_IDS[product[i]] for i in columns], dtype=np.int64)  # type: ignore[index]
         self.class_names: list[str] = sorted({product[i] for i in columns})  # type: ignore[misc]
+        hosts = {"motorbike", "bicycle", "pedestrian"}
+        low = min(config.confidence, config.fusion.host_confidence) if self.keep_weak else config.confidence
+        self._thresholds = np.asarray([low if product[i] in hosts else config.confidence for i in columns], np.float32)
+        families = sorted({family_of(k) for k in self._keep.tolist()})
+        self._family = np.asarray([families.index(family_of(k)) for k in self._keep.tolist()], dtype=np.int64)
         self._buffers = threading.local()
         log.info("YOLOX %s on %s, input %s, batch %s, classes %s (from %s)", path.name, self.providers, self.input_hw,
                  "dynamic" if self.batch_capable else "1", self.class_names, self.class_source)
@@ -159,18 +168,19 @@ class YoloxDetector(Detector):
 
     def postprocess(self, raw: np.ndarray, scale: float, frame_hw: tuple[int, int]) -> Detections:
         """Decode one image's raw output (anchors x (5 + classes)) into frame-pixel `Detections`."""
-        # score = objectness x class score <= objectness: anchors below the threshold on
-        # objectness alone are dropped before touching their class scores.
-        cand = np.flatnonzero(raw[:, 4] >= self.config.confidence)
+        # score = objectness x class score <= objectness: anchors below the lowest threshold
+        # on objectness alone are dropped before touching their class scores.
+        floor = float(self._thresholds.min())  # the lowest per-class threshold
+        cand = np.flatnonzero(raw[:, 4] >= floor)
         if len(cand) == 0:
-            return Detections.empty()
+            return self._empty()
         r_all = raw[cand]
         scores_all = r_all[:, 5:][:, self._columns] * r_all[:, 4:5]
         best = scores_all.argmax(1)
         score = scores_all[np.arange(len(best)), best]
-        keep_rows = np.flatnonzero(score >= self.config.confidence)
+        keep_rows = np.flatnonzero(score >= self._thresholds[best])
         if len(keep_rows) == 0:
-            return Detections.empty()
+            return self._empty()
         sel = cand[keep_rows]
         best = best[keep_rows]
         score = score[keep_rows]
@@ -182,14 +192,20 @@ class YoloxDetector(Detector):
         boxes_xywh = np.concatenate([x1y1, wh / scale], axis=1)
         cls = self._keep[best]
         if self.config.agnostic_nms:
-            keep = cv2.dnn.NMSBoxes(boxes_xywh.tolist(), score.tolist(), self.config.confidence, self.config.nms_iou)
+            # Across the classes of one family (a pickup as car and truck is one box), never
+            # across families: a rider's box must not suppress the bike under it.
+            groups = self._family[best]
         else:
-            keep = cv2.dnn.NMSBoxesBatched(boxes_xywh.tolist(), score.tolist(), cls.tolist(), self.config.confidence, self.config.nms_iou)
+            groups = cls
+        keep = cv2.dnn.NMSBoxesBatched(boxes_xywh.tolist(), score.tolist(), groups.tolist(), floor, self.config.nms_iou)
         keep = np.asarray(keep, dtype=np.int64).reshape(-1)
         h, w = frame_hw
         xyxy = np.concatenate([boxes_xywh[keep, :2], boxes_xywh[keep, :2] + boxes_xywh[keep, 2:]], axis=1)
         np.clip(xyxy, 0, [w, h, w, h], out=xyxy)
         return Detections(xyxy=xyxy, confidence=score[keep], class_id=cls[keep])
+
+    def _empty(self) -> Detections:
+        return Detections.empty()
 
     def detect(self, frame: np.ndarray) -> Detections:
         tensor, scale = self.preprocess(frame)

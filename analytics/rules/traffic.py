@@ -45,7 +45,7 @@ class WrongWayConfig(RuleConfigBase):
     step_px: float = Field(0.5, ge=0.0, le=100.0, description="a step shorter than this is standing still, not backward")
     window_s: float = Field(4.0, gt=0.0, le=120.0, description="seconds of the track's recent motion in the lane that are judged")
     consistency: float = Field(0.75, ge=0.0, le=1.0, description="share of the moving steps that must go backward")
-    max_step_share: float = Field(0.4, gt=0.0, le=1.0, description="no single step may make more than this share of the distance")
+    max_step_share: float = Field(0.5, gt=0.0, le=1.0, description="no single step may make more than this share of the distance")
     max_angle_deg: float = Field(
         80.0, gt=0.0, le=90.0,
         description="largest angle between the net movement and straight against the lane (the lane's direction is one "
@@ -83,7 +83,7 @@ class WrongWayRule(Rule):
         self.config: WrongWayConfig = config
         self._alerted: set[tuple[str, int]] = set()
         self._incidents: dict[str, list[_Incident]] = {}
-        self.merged = 0  # hits folded into an earlier alarm (a tracker switch), for tests and stats
+        self.merged_tracks: set[int] = set()  # tracks folded into an earlier alarm (a tracker switch)
 
     def references(self) -> dict[str, list[str]]:
         return {"lanes": list(self.config.lanes)}
@@ -146,7 +146,7 @@ class WrongWayRule(Rule):
                 same = next((i for i in incidents if i.track_id != tid and 0.0 <= first[0] - i.last_ts <= cfg.merge_s
                              and np.hypot(first[1] - i.x, first[2] - i.y) <= cfg.merge_radius * min(i.box_h, box_h)), None)
                 if same is not None:
-                    self.merged += 1
+                    self.merged_tracks.add(tid)
                     same.track_id = tid  # the rider goes on under its new id
                     continue
                 incidents.append(_Incident(tid, h.last_ts, h.points[-1][1], h.points[-1][2], box_h))
