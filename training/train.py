@@ -48,7 +48,7 @@ class TrainConfig:
     epochs: int = 20
     batch: int = 8
     input_hw: tuple[int, int] = (384, 640)
-    lr: float = 1e-3
+    lr: float = 3e-4
     weight_decay: float = 5e-4
     warmup_iters: int = 60
     threads: int = 2
@@ -116,7 +116,8 @@ def prepare(cfg: TrainConfig):
     if not any(len(s.labels) for s in train_s):
         raise DatasetError("the training images hold no boxes")
     if not Path(cfg.base).is_file():
-        raise DatasetError(f"{cfg.base}: starting model not found (`ioc models fetch yolox-nano`, or --base PATH)")
+        raise DatasetError(f"{cfg.base}: starting model not found; `ioc models fetch yolox-nano` (or "
+                           "`ioc models install yolox_nano.onnx`) installs it, or pass --base PATH")
     return ds, train_s, held
 
 
@@ -161,7 +162,7 @@ def train(cfg: TrainConfig, out: Path, progress: Callable[[str], None] = lambda 
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     per_epoch = max(1, len(train_s) // cfg.batch)
     total = per_epoch * cfg.epochs
-    warm = min(cfg.warmup_iters, max(1, total // 5))
+    warm = min(cfg.warmup_iters, max(1, total // 3))
 
     def lr_at(it: int) -> float:
         if it < warm:

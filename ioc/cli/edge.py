@@ -207,7 +207,8 @@ def models_train(
     """Fine-tune YOLOX-Nano on labelled frames, measure it on a held-out camera, install it."""
     import tempfile
 
-    from edge.models import TrainedModel, check_trained_name, install_trained, installed, models_dir, sha256_file
+    from edge.models import (KNOWN_MODELS, TrainedModel, check_trained_name, install_trained, installed, models_dir,
+                             sha256_file)
 
     try:
         name = check_trained_name(out)
@@ -218,11 +219,7 @@ def models_train(
     if target.exists() and not replace:
         typer.secho(f"{target} exists; choose another --out or pass --replace", fg="red", err=True)
         raise typer.Exit(2)
-    base = base or installed("yolox-nano")
-    if base is None:
-        typer.secho("no starting model: `ioc models fetch yolox-nano` (or `ioc models install yolox_nano.onnx`), "
-                    "or --base PATH", fg="red", err=True)
-        raise typer.Exit(2)
+    base = base or installed("yolox-nano") or models_dir() / KNOWN_MODELS["yolox-nano"].filename
     try:
         from training.exceptions import TrainingError
         from training.train import TrainConfig, prepare, require_torch, train
