@@ -247,6 +247,10 @@ class Report:
     key_fingerprint: str | None = None
     problems: list[Problem] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
+    # ZIP members covered by the edge's signature (directly, or by a hash it signs), and
+    # those that are not: `{"name", "sha256", "size", "why"}` (e.g. the hub's report.pdf).
+    signed: list[str] = field(default_factory=list)
+    unsigned: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -268,6 +272,8 @@ class Report:
             "manifest_seq": self.manifest.manifest_seq if self.manifest else None,
             "event_id": self.manifest.event_id if self.manifest else None,
             "checked": list(self.checked),
+            "signed": list(self.signed),
+            "unsigned": [dict(u) for u in self.unsigned],
             "problems": [p.to_dict() for p in self.problems],
         }
 
@@ -464,12 +470,32 @@ def build_evidence_zip(
         for name, blob in (extra or {}).items():
             if "/" in name or name in _RESERVED:
                 raise ValueError(f"extra ZIP member must be a plain top-level name, not {name!r}")
+            if name not in EXTRA_MEMBERS:
+                raise ValueError(f"extra ZIP member {name!r} is not one a verifier accepts ({sorted(EXTRA_MEMBERS)})")
             zf.writestr(name, blob, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
-_RESERVED = {ZIP_MANIFEST, ZIP_SIGNATURE, ZIP_PUBLIC_KEY, ZIP_README}
+_RESERVED = {ZIP_MANIFEST, ZIP_SIGNATURE, ZIP_PUBLIC_KEY, ZIP_README, ZIP_PREV_HASH, ZIP_PREV_MANIFEST,
+             ZIP_PREV_SIGNATURE}
+# The one top-level member an export may add (the review desk's PDF). It is made by the
+# hub at export time, so the edge's signature cannot cover it: the verifier reports it
+# as unsigned, with its SHA-256 (the hub's audit log records it, `violation.export`).
+ZIP_REPORT = "report.pdf"
+EXTRA_MEMBERS = frozenset({ZIP_REPORT})
 _README_TEXT = (
+    "Hồ sơ bằng chứng vi phạm / Violation evidence bundle\n\n"
+    "manifest.json       canonical manifest; its SHA-256 is the manifest hash\n"
+    "manifest.sig        Ed25519 signature of manifest.json by the edge key\n"
+    "edge_key.pub        the edge's public key (base64 of 32 raw bytes); NOT proof on its own:\n"
+    "                    verify against the key the hub registered for the edge\n"
+    "chain/              the link to the previous manifest of the same edge\n"
+    "files/<sha256>.ext  every evidence file, named by its SHA-256\n"
+    "report.pdf          the hub's report (officer, decision): NOT signed by the edge\n\n"
+    "Kiểm tra / verify:  ioc evidence verify THIS.zip --expect-key KEY | --trusted-keys FILE\n"
+)
+# Every README this format ever shipped: the text is fixed, so a changed one is caught.
+_README_TEXTS = frozenset({_README_TEXT, (
     "Hồ sơ bằng chứng vi phạm / Violation evidence bundle\n\n"
     "manifest.json       canonical manifest; its SHA-256 is the manifest hash\n"
     "manifest.sig        Ed25519 signature of manifest.json by the edge key\n"
@@ -477,7 +503,7 @@ _README_TEXT = (
     "chain/              the link to the previous manifest of the same edge\n"
     "files/<sha256>.ext  every evidence file, named by its SHA-256\n\n"
     "Kiểm tra / verify:  ioc evidence verify THIS.zip [--expect-key KEY]\n"
-)
+)})
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, report: Report) -> bytes | None:
@@ -495,12 +521,69 @@ def _read_member(zf: zipfile.ZipFile, name: str, report: Report) -> bytes | None
         return None
 
 
+def unsafe_member_name(name: str) -> bool:
+    """A ZIP member name that could escape the folder it is extracted to, or confuse a
+    reader: absolute, with `..` or `.` or empty segments, backslashes, a drive letter,
+    control characters."""
+    if not name or name.startswith("/") or "\\" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return True
+    segments = name.rstrip("/").split("/")
+    return any(seg in ("", ".", "..") for seg in segments) or ":" in segments[0]
+
+
+def parse_trusted_keys(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """A trusted-keys file (what `GET /api/v1/edges/keys` gives): one key per line,
+    `EDGE-ID KEY` (pinned to that edge) or `KEY` (any edge); KEY is a `sha256:`
+    fingerprint or a base64/PEM public key; `#` starts a comment. Returns (any-edge
+    fingerprints, edge id -> fingerprints); ValueError naming the line otherwise.
+
+    Example::
+
+        anywhere, pinned = parse_trusted_keys("edge-hn-01 sha256:5be0...\n")
+        verify_zip(path, edge_keys=pinned)
+    """
+    anywhere: list[str] = []
+    pinned: dict[str, list[str]] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) > 2 or (len(parts) == 2 and not re.match(CODE_PATTERN, parts[0])):
+            raise ValueError(f"line {number}: expected 'EDGE-ID KEY' or 'KEY', got {raw.strip()!r}")
+        fingerprint = _fingerprint_of(parts[-1], f"line {number}")
+        if len(parts) == 2:
+            pinned.setdefault(parts[0], []).append(fingerprint)
+        else:
+            anywhere.append(fingerprint)
+    return anywhere, pinned
+
+
+def _fingerprint_of(value: Ed25519PublicKey | str, where: str = "key") -> str:
+    if isinstance(value, Ed25519PublicKey):
+        return key_fingerprint(value)
+    if re.match(r"^sha256:[0-9a-f]{64}$", value):
+        return value
+    try:
+        return key_fingerprint(load_public_key(value))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
 def verify_zip(
     source: Path | bytes,
     *,
     trusted_keys: Iterable[Ed25519PublicKey | str] | None = None,
+    edge_keys: Mapping[str, Iterable[Ed25519PublicKey | str]] | None = None,
 ) -> Report:
-    """Check an export ZIP offline: layout, signature, key, chain link and every file's hash."""
+    """Check an export ZIP offline: layout, every member, signature, trust in the key,
+    chain link and every file's hash.
+
+    `edge_key.pub` inside the ZIP is only a convenience: whoever forged the bundle can
+    replace it. The key must be trusted: in `trusted_keys` (fingerprints or keys, e.g.
+    `--expect-key`), or in `edge_keys[manifest.edge]` (keys pinned per edge, e.g. the
+    hub's registry from `parse_trusted_keys`). Without either, `key_untrusted`.
+    """
     report = Report()
     try:
         zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
@@ -508,6 +591,15 @@ def verify_zip(
         report.add("zip_invalid", f"not a readable ZIP file: {exc}")
         return report
     with zf:
+        names = [info.filename for info in zf.infolist()]
+        seen: set[str] = set()
+        for name in names:
+            if unsafe_member_name(name):
+                report.add("zip_member_unsafe", f"member name {name!r} could escape the folder it is unpacked to",
+                           name=name)
+            if name in seen:
+                report.add("zip_member_duplicate", f"{name!r} appears more than once in the ZIP", name=name)
+            seen.add(name)
         manifest_bytes = _read_member(zf, ZIP_MANIFEST, report)
         signature = _read_member(zf, ZIP_SIGNATURE, report)
         key_bytes = _read_member(zf, ZIP_PUBLIC_KEY, report)
@@ -523,33 +615,102 @@ def verify_zip(
             return report
 
         files: dict[str, bytes] = {}
+        file_members: dict[str, str] = {}
         for info in zf.infolist():
             name = info.filename
             if not name.startswith(ZIP_FILES_DIR) or name.endswith("/"):
                 continue
             stem = name[len(ZIP_FILES_DIR):].split(".", 1)[0]
-            if not SHA256_RE.match(stem):
+            if not SHA256_RE.match(stem) or "/" in name[len(ZIP_FILES_DIR):]:
                 report.add("zip_layout", f"{name} is not named by a SHA-256", name=name)
                 continue
             blob = _read_member(zf, name, report)
             if blob is not None:
                 files[stem] = blob
+                file_members[stem] = name
 
         prev_bytes = _read_member(zf, ZIP_PREV_MANIFEST, report)
         prev_sig = _read_member(zf, ZIP_PREV_SIGNATURE, report)
         prev_hash_txt = _read_member(zf, ZIP_PREV_HASH, report)
+        readme = _read_member(zf, ZIP_README, report)
+        extras = {name: _read_member(zf, name, report) for name in EXTRA_MEMBERS if name in seen}
 
     prev = (prev_bytes, prev_sig) if prev_bytes is not None else None
     prev_hash = prev_hash_txt.decode("ascii", "replace").strip() if prev_hash_txt is not None else None
-    result = verify_manifest(manifest_bytes, signature, key, files=files, prev=prev,
-                             prev_hash=prev_hash if prev is None else None, trusted_keys=trusted_keys)
+    result = verify_manifest(manifest_bytes, signature, key, files=files, prev=prev)
     result.problems[:0] = report.problems
-    if result.manifest is not None and result.manifest.prev_hash is not None and prev is None and prev_hash is None:
-        result.add("chain_link_missing", "the ZIP carries no link to the previous manifest")
-    if prev is not None and prev_hash is not None and sha256_hex(prev_bytes or b"") != prev_hash:
-        result.add("chain_prev_mismatch", "chain/prev_hash.txt does not match chain/prev_manifest.json",
-                   prev_hash=prev_hash, actual=sha256_hex(prev_bytes or b""))
+    manifest = result.manifest
+    _check_trust(result, manifest, key, trusted_keys, edge_keys)
+
+    expected_files: dict[str, str] = {}
+    if manifest is not None:
+        expected_files = {f.sha256: evidence_file_name(f.sha256, f.mime) for f in manifest.files}
+        for sha, name in file_members.items():
+            if sha in expected_files and name != expected_files[sha]:
+                result.add("zip_layout", f"{name} should be named {expected_files[sha]}", name=name)
+        _check_chain_members(result, manifest, prev, prev_sig, prev_hash)
+
+    # Every member must be one the format knows: nothing rides along unverified.
+    known = {ZIP_MANIFEST, ZIP_SIGNATURE, ZIP_PUBLIC_KEY, ZIP_README, ZIP_PREV_HASH, ZIP_PREV_MANIFEST,
+             ZIP_PREV_SIGNATURE, "chain/", ZIP_FILES_DIR, *EXTRA_MEMBERS, *file_members.values()}
+    for name in sorted(seen - known):
+        result.add("zip_member_unlisted", f"{name!r} is not part of the evidence format nor named by the manifest",
+                   name=name)
+    if readme is not None and readme.decode("utf-8", "replace") not in _README_TEXTS:
+        result.add("readme_altered", "README.txt is not the text this format ships (it is not signed: do not follow it)")
+
+    result.signed = [ZIP_MANIFEST, *sorted(n for sha, n in file_members.items() if sha in expected_files)]
+    if prev is not None:
+        result.signed.append(ZIP_PREV_MANIFEST)
+    for name, blob in extras.items():
+        if blob is not None:
+            result.unsigned.append({
+                "name": name, "sha256": sha256_hex(blob), "size": len(blob),
+                "why": "made by the hub at export (officer, decision, corrected plate): the edge's signature does "
+                       "not cover it; compare its SHA-256 with the hub's audit log (violation.export)",
+            })
     return result
+
+
+def _check_trust(
+    report: Report,
+    manifest: Manifest | None,
+    key: Ed25519PublicKey,
+    trusted_keys: Iterable[Ed25519PublicKey | str] | None,
+    edge_keys: Mapping[str, Iterable[Ed25519PublicKey | str]] | None,
+) -> None:
+    report.checked.append("trusted_key")
+    actual = key_fingerprint(key)
+    anywhere = {_fingerprint_of(k) for k in (trusted_keys or ())}
+    pinned = {_fingerprint_of(k) for k in (edge_keys or {}).get(manifest.edge if manifest else "", ())}
+    if actual in anywhere or actual in pinned:
+        return
+    if not anywhere and not edge_keys:
+        report.add("key_untrusted", "no trusted key was given: the key inside the ZIP proves nothing on its own "
+                   "(give the edge's key with --expect-key, or the hub's registry with --trusted-keys)",
+                   key_id=actual)
+        return
+    report.add("key_untrusted", "the signing key is not one of the trusted edge keys",
+               key_id=actual, trusted=sorted(anywhere | pinned), edge=manifest.edge if manifest else None)
+
+
+def _check_chain_members(report: Report, manifest: Manifest, prev: tuple[bytes, bytes | None] | None,
+                         prev_sig: bytes | None, prev_hash: str | None) -> None:
+    if manifest.prev_hash is None:
+        if prev is not None or prev_hash is not None:
+            report.add("chain_prev_mismatch", "manifest #1 has no predecessor, but the ZIP carries a chain link")
+        return
+    if prev is None:
+        # prev_hash.txt alone proves nothing: anyone can write the hash the forged
+        # manifest names. Only the previous manifest, signed by the same key, links.
+        report.add("chain_link_missing", f"chain/prev_manifest.json is missing: the link to manifest "
+                   f"#{manifest.manifest_seq - 1} cannot be checked", prev_hash=manifest.prev_hash)
+    elif prev_sig is None:
+        report.add("chain_prev_signature_missing", "chain/prev_manifest.sig is missing: the previous manifest is "
+                   "not shown to come from the same key")
+    if prev_hash is not None and prev_hash != manifest.prev_hash:
+        report.add("chain_prev_mismatch", "chain/prev_hash.txt does not match the manifest's prev_hash",
+                   prev_hash=manifest.prev_hash, actual=prev_hash)
 
 
 __all__ = [
@@ -567,6 +728,8 @@ __all__ = [
     "check_link",
     "check_signature",
     "evidence_file_name",
+    "parse_trusted_keys",
+    "unsafe_member_name",
     "key_fingerprint",
     "load_public_key",
     "public_key_b64",

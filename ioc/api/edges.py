@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.api.deps import CurrentEdge, Db
-from ioc.api.roles import Admin
+from ioc.api.roles import Admin, EvidenceViewer
 from ioc.broker import LiveMessage
 from ioc.exceptions import InvalidInput, PermissionDenied
 from ioc.services import audit, cameras, edges, outbound, units
@@ -109,3 +110,16 @@ async def clear_key(edge_id: str, user: Admin, db: Db) -> None:
         raise PermissionDenied(f"edge {edge_id!r} is outside your unit")
     await edges.clear_key(db, edge_id)
     await audit.record(db, user.username, "edge.key_clear", f"edge:{edge_id}", {})
+
+
+@router.get("/keys", response_class=PlainTextResponse,
+            summary="The registered signing keys of the edges serving your units: a trusted-keys file for "
+                    "`ioc evidence verify --trusted-keys`")
+async def trusted_keys(user: EvidenceViewer, db: Db) -> PlainTextResponse:
+    """`EDGE-ID sha256:FINGERPRINT` per line, for every edge in the caller's units or with a
+    camera there. Evidence is verified against these keys, never against the copy inside
+    an export ZIP."""
+    rows = await edges.keys_in_scope(db, user.unit)
+    lines = [f"# signing keys of the edges serving unit {user.unit}, as registered at this hub",
+             *(f"{row['id']} {row['fingerprint']}" for row in rows)]
+    return PlainTextResponse("\n".join(lines) + "\n", headers={"Cache-Control": "no-store"})

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import typer
 
-from contract.evidence_verify import Report, key_fingerprint, load_public_key, verify_chain, verify_zip
+from contract.evidence_verify import (
+    Report, key_fingerprint, load_public_key, parse_trusted_keys, verify_chain, verify_zip,
+)
 
 _FINGERPRINT_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -41,12 +43,43 @@ def _print_human(path: Path, report: Report) -> None:
     typer.echo(f"  manifest  sha256:{report.manifest_hash}")
     typer.echo(f"  key       {report.key_fingerprint}")
     typer.echo(f"  checked   {', '.join(report.checked) or '-'}")
+    if report.signed:
+        typer.echo(f"  signed    {', '.join(report.signed)}")
+    for item in report.unsigned:
+        typer.secho(f"  UNSIGNED  {item['name']} sha256:{item['sha256']}: {item['why']}", fg=typer.colors.YELLOW)
     if report.ok:
-        typer.secho("  OK: signature, chain link and every file verify", fg=typer.colors.GREEN)
+        typer.secho(f"  OK: {_what_verified(report)}", fg=typer.colors.GREEN)
         return
     typer.secho(f"  FAILED: {len(report.problems)} problem(s)", fg=typer.colors.RED, err=False)
     for p in report.problems:
         typer.echo(f"   - {p.code}: {p.message} {json.dumps(p.detail, ensure_ascii=False) if p.detail else ''}")
+
+
+def _what_verified(report: Report) -> str:
+    """Exactly what was checked, never more: 'chain link' only when a link was checked."""
+    parts = ["signature by a trusted key"]
+    m = report.manifest
+    if "chain" in report.checked and m is not None:
+        parts.append(f"chain link to manifest #{m.manifest_seq - 1}")
+    elif m is not None and m.prev_hash is None:
+        parts.append("first manifest of its chain (no link to check)")
+    if "files" in report.checked and m is not None:
+        parts.append(f"all {len(m.files)} evidence files")
+    return ", ".join(parts) + " verify"
+
+
+def _trusted_file(paths: list[Path]) -> tuple[list[str], dict[str, list[str]]]:
+    anywhere: list[str] = []
+    pinned: dict[str, list[str]] = {}
+    for path in paths:
+        try:
+            more, edges = parse_trusted_keys(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise typer.BadParameter(f"--trusted-keys {path}: {exc}") from exc
+        anywhere += more
+        for edge, keys in edges.items():
+            pinned.setdefault(edge, []).extend(keys)
+    return anywhere, pinned
 
 
 def register(app: typer.Typer) -> None:
@@ -58,16 +91,22 @@ def register(app: typer.Typer) -> None:
         files: list[Path] = typer.Argument(..., help="exported evidence ZIP file(s)", exists=True, dir_okay=False),
         expect_key: list[str] = typer.Option(
             [], "--expect-key",
-            help="trusted edge key: sha256:<fingerprint>, base64/PEM key, or a key file (repeatable). "
-                 "Without it the key inside the ZIP is trusted and only shown.",
+            help="trusted edge key: sha256:<fingerprint>, base64/PEM key, or a key file (repeatable)",
+        ),
+        trusted_keys: list[Path] = typer.Option(
+            [], "--trusted-keys", exists=True, dir_okay=False,
+            help="file of trusted keys, 'EDGE-ID KEY' per line (pinned per edge), as GET /api/v1/edges/keys "
+                 "gives it (repeatable). Without this or --expect-key nothing is trusted and verify fails.",
         ),
         as_json: bool = typer.Option(False, "--json", help="print one JSON report per file"),
     ) -> None:
-        """Verify signature, chain link and every file hash of evidence ZIPs, offline. Exit 1 if any fails."""
-        trusted = _trusted(expect_key) if expect_key else None
+        """Verify signature, trusted key, chain link, every member and file hash of evidence ZIPs, offline.
+        Exit 1 if any fails."""
+        trusted = _trusted(expect_key)
+        more, pinned = _trusted_file(trusted_keys)
         failed = 0
         for path in files:
-            report = verify_zip(path, trusted_keys=trusted)
+            report = verify_zip(path, trusted_keys=trusted + more, edge_keys=pinned)
             failed += not report.ok
             if as_json:
                 typer.echo(json.dumps({"file": str(path), **report.to_dict()}, ensure_ascii=False))

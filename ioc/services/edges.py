@@ -21,6 +21,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
+from contract.evidence_verify import key_fingerprint, load_public_key
 from ioc.exceptions import Conflict, InvalidInput, NotAuthenticated, NotFound
 
 TOKEN_PREFIX = "ioce_"
@@ -140,3 +141,22 @@ async def touch(
         (Jsonb(detector) if detector is not None else None, preview_url, outbox_depth, outbox_rejected,
          preview_from, edge_id),
     )
+
+
+async def keys_in_scope(conn: AsyncConnection, scope: str) -> list[dict[str, str]]:
+    """`{"id", "fingerprint"}` of every edge with a registered signing key whose unit lies
+    in `scope`, or that serves a camera there."""
+    cur = await conn.execute(
+        "SELECT e.id, e.public_key FROM edges e WHERE e.public_key IS NOT NULL AND ("
+        " e.unit IN (SELECT code FROM units WHERE %(scope)s = ANY(ancestors))"
+        " OR EXISTS (SELECT 1 FROM cameras c JOIN units u ON u.code = c.unit"
+        "            WHERE c.edge = e.id AND %(scope)s = ANY(u.ancestors))) ORDER BY e.id",
+        {"scope": scope},
+    )
+    out = []
+    for row in await cur.fetchall():
+        try:
+            out.append({"id": row["id"], "fingerprint": key_fingerprint(load_public_key(row["public_key"]))})
+        except ValueError:
+            continue  # an unusable key is trusted by nobody
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -94,7 +95,7 @@ def test_flipped_image_byte_is_detected(tmp_path: Path, chain) -> None:
     blob = bytearray(overview.path.read_bytes())
     blob[1000] ^= 0x01
     zipped = rewrite(bundle(key, p, packages[1]), evidence_file_name(overview.sha256, overview.mime), bytes(blob))
-    code, report = run_cli(tmp_path, zipped)
+    code, report = run_cli(tmp_path, zipped, "--expect-key", key.key_id)
     assert code == 1 and [x["code"] for x in report["problems"]] == ["file_hash_mismatch"]
 
 
@@ -104,14 +105,14 @@ def test_flipped_byte_in_the_zip_itself_is_detected(tmp_path: Path, chain) -> No
     with zipfile.ZipFile(io.BytesIO(bytes(zipped))) as zf:
         info = zf.getinfo(evidence_file_name(packages[2].files[0].sha256, "image/jpeg"))
     zipped[info.header_offset + 30 + len(info.filename) + 500] ^= 0x01  # inside the stored JPEG
-    code, report = run_cli(tmp_path, bytes(zipped))
+    code, report = run_cli(tmp_path, bytes(zipped), "--expect-key", key.key_id)
     assert code == 1 and {x["code"] for x in report["problems"]} & {"zip_member_corrupt", "file_hash_mismatch"}
 
 
 def test_dropped_manifest_is_detected(tmp_path: Path, chain) -> None:
     key, packages = chain
     # Manifest 2 dropped: manifest 3 presented with manifest 1 as its predecessor.
-    code, report = run_cli(tmp_path, bundle(key, packages[2], packages[0]))
+    code, report = run_cli(tmp_path, bundle(key, packages[2], packages[0]), "--expect-key", key.key_id)
     assert code == 1 and {x["code"] for x in report["problems"]} == {"chain_gap", "chain_prev_mismatch"}
 
 
@@ -138,11 +139,14 @@ def test_replaced_edge_key_is_detected(tmp_path: Path, chain, variant: str, expe
 @pytest.mark.parametrize("member, expected", [
     ("manifest.sig", "zip_layout"),
     ("edge_key.pub", "zip_layout"),
-    ("chain/prev_manifest.json", None),  # falls back to chain/prev_hash.txt: still verifies
+    # prev_hash.txt alone proves nothing (a forger writes whatever hash the forged manifest names)
+    ("chain/prev_manifest.json", "chain_link_missing"),
+    ("chain/prev_manifest.sig", "chain_prev_signature_missing"),
 ])
 def test_missing_members(tmp_path: Path, chain, member: str, expected: str | None) -> None:
     key, packages = chain
-    code, report = run_cli(tmp_path, rewrite(bundle(key, packages[2], packages[1]), member, None))
+    code, report = run_cli(tmp_path, rewrite(bundle(key, packages[2], packages[1]), member, None),
+                           "--expect-key", key.key_id)
     codes = [x["code"] for x in report["problems"]]
     assert (code, codes) == ((0, []) if expected is None else (1, [expected]))
 
@@ -151,7 +155,7 @@ def test_missing_evidence_file(tmp_path: Path, chain) -> None:
     key, packages = chain
     p = packages[1]
     clipped = rewrite(bundle(key, p, packages[0]), evidence_file_name(p.files[1].sha256, p.files[1].mime), None)
-    code, report = run_cli(tmp_path, clipped)
+    code, report = run_cli(tmp_path, clipped, "--expect-key", key.key_id)
     assert code == 1 and [x["code"] for x in report["problems"]] == ["file_missing"]
 
 
@@ -172,10 +176,11 @@ def test_console_script_human_output(tmp_path: Path, chain) -> None:
     good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
     good.write_bytes(bundle(key, packages[1], packages[0]))
     bad.write_bytes(bundle(key, packages[2], packages[0]))
-    proc = subprocess.run([str(Path(sys.executable).parent / "ioc"), "evidence", "verify", str(good), str(bad)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run([str(Path(sys.executable).parent / "ioc"), "evidence", "verify", str(good), str(bad),
+                           "--expect-key", key.key_id], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 1, proc.stderr
-    assert "OK: signature" in proc.stdout and "chain_gap" in proc.stdout
+    assert "OK: signature by a trusted key, chain link to manifest #1, all 2 evidence files verify" in proc.stdout
+    assert "chain_gap" in proc.stdout
     assert "Phố Huế" in proc.stdout
 
 
@@ -205,3 +210,138 @@ def test_verifier_imports_neither_opencv_nor_the_hub() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ issue 8, defect 2
+
+
+def forge(edge_key: EdgeSigningKey, packages: list[EvidencePackage], tmp_path: Path) -> bytes:
+    """The forgery that used to pass: the plate changed in manifest.json, re-signed with a
+    new key shipped as edge_key.pub, the chain's previous manifest and its signature
+    removed, chain/prev_hash.txt kept."""
+    other = EdgeSigningKey.load_or_create(tmp_path / "forger")
+    p = packages[2]
+    fields = p.signed.manifest.model_dump()
+    fields["key_id"] = other.key_id
+    fields["plate"] = {"text": "30A-999.99", "confidence": 0.99, "colour": "white", "candidates": []}
+    forged = Manifest.model_validate(fields).to_bytes()
+    zipped = bundle(edge_key, p, packages[1], manifest=forged, signature=other.sign(forged), key=other.public_key)
+    zipped = rewrite(zipped, "chain/prev_manifest.json", None)
+    return rewrite(zipped, "chain/prev_manifest.sig", None)
+
+
+def test_the_reported_forgery_fails_without_any_key(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    code, report = run_cli(tmp_path, forge(key, packages, tmp_path))
+    assert code == 1
+    assert {x["code"] for x in report["problems"]} == {"key_untrusted", "chain_link_missing"}
+    assert "no trusted key was given" in report["problems"][0]["message"] + report["problems"][-1]["message"]
+
+
+def test_the_reported_forgery_fails_against_the_hubs_key_registry(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    keys = tmp_path / "edge-keys.txt"
+    keys.write_text(f"# from GET /api/v1/edges/keys\nedge-hn-01 {key.key_id}\nedge-other {key.public_key_b64}\n")
+    code, report = run_cli(tmp_path, forge(key, packages, tmp_path), "--trusted-keys", str(keys))
+    assert code == 1 and "key_untrusted" in {x["code"] for x in report["problems"]}
+    # The honest bundle verifies against the same file, the key pinned to its edge.
+    code, report = run_cli(tmp_path, bundle(key, packages[2], packages[1]), "--trusted-keys", str(keys))
+    assert code == 0 and report["ok"], report["problems"]
+
+
+def test_a_key_pinned_to_another_edge_is_not_trusted(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    keys = tmp_path / "edge-keys.txt"
+    keys.write_text(f"edge-somewhere-else {key.key_id}\n")
+    code, report = run_cli(tmp_path, bundle(key, packages[2], packages[1]), "--trusted-keys", str(keys))
+    assert code == 1 and [x["code"] for x in report["problems"]] == ["key_untrusted"]
+
+
+def test_a_broken_trusted_keys_file_is_a_usage_error(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    keys = tmp_path / "edge-keys.txt"
+    keys.write_text("edge-hn-01 not-a-key\n")
+    path = tmp_path / "b.zip"
+    path.write_bytes(bundle(key, packages[2], packages[1]))
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["evidence", "verify", str(path), "--trusted-keys", str(keys)])
+    assert result.exit_code == 2 and "line 1" in result.output
+
+
+@pytest.mark.parametrize(("member", "data", "codes"), [
+    ("../../tmp/evil.txt", b"pwned", {"zip_member_unsafe", "zip_member_unlisted"}),
+    ("/etc/cron.d/evil", b"* * * * * root sh", {"zip_member_unsafe", "zip_member_unlisted"}),
+    ("files/..\\..\\evil.jpg", b"x", {"zip_member_unsafe", "zip_layout", "zip_member_unlisted"}),
+    ("notes.txt", b"the officer said it was fine", {"zip_member_unlisted"}),
+    ("chain/extra.json", b"{}", {"zip_member_unlisted"}),
+    ("files/" + "ab" * 32 + ".jpg", b"an image nobody signed", {"file_unlisted"}),
+])
+def test_every_member_must_be_named_by_the_format_or_the_manifest(tmp_path: Path, chain, member: str, data: bytes,
+                                                                  codes: set[str]) -> None:
+    key, packages = chain
+    out = io.BytesIO(bundle(key, packages[2], packages[1]))
+    with zipfile.ZipFile(out, "a") as zf:
+        zf.writestr(member, data)
+    code, report = run_cli(tmp_path, out.getvalue(), "--expect-key", key.key_id)
+    assert code == 1 and {x["code"] for x in report["problems"]} == codes, report["problems"]
+
+
+def test_a_duplicated_member_is_refused(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    out = io.BytesIO(bundle(key, packages[2], packages[1]))
+    with pytest.warns(UserWarning), zipfile.ZipFile(out, "a") as zf:
+        zf.writestr("manifest.sig", b"\x00" * 64)
+    code, report = run_cli(tmp_path, out.getvalue(), "--expect-key", key.key_id)
+    assert code == 1 and "zip_member_duplicate" in {x["code"] for x in report["problems"]}
+
+
+def test_a_replaced_readme_fails(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    zipped = rewrite(bundle(key, packages[2], packages[1]), "README.txt",
+                     b"Bundle verified by the ministry. Ignore any key_untrusted warning.\n")
+    code, report = run_cli(tmp_path, zipped, "--expect-key", key.key_id)
+    assert code == 1 and [x["code"] for x in report["problems"]] == ["readme_altered"]
+
+
+def test_a_replaced_report_is_reported_as_unsigned_with_its_hash(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    honest = bundle(key, packages[2], packages[1], extra={"report.pdf": b"%PDF-1.7 officer A confirmed 51F-123.45"})
+    forged_pdf = b"%PDF-1.7 officer B confirmed 30A-999.99"
+    code, report = run_cli(tmp_path, rewrite(honest, "report.pdf", forged_pdf), "--expect-key", key.key_id)
+    assert code == 0  # the edge's evidence itself is intact ...
+    assert report["unsigned"] == [{  # ... and the report says plainly that the PDF is not covered
+        "name": "report.pdf", "sha256": hashlib.sha256(forged_pdf).hexdigest(), "size": len(forged_pdf),
+        "why": report["unsigned"][0]["why"]}]
+    assert "not cover" in report["unsigned"][0]["why"] and "audit log" in report["unsigned"][0]["why"]
+    assert "report.pdf" not in report["signed"] and "manifest.json" in report["signed"]
+    app = typer.Typer()
+    register(app)
+    path = tmp_path / "r.zip"
+    path.write_bytes(rewrite(honest, "report.pdf", forged_pdf))
+    human = CliRunner().invoke(app, ["evidence", "verify", str(path), "--expect-key", key.key_id]).output
+    assert "UNSIGNED  report.pdf sha256:" + hashlib.sha256(forged_pdf).hexdigest() in human
+
+
+def test_prev_hash_txt_must_match_the_manifest(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    zipped = rewrite(bundle(key, packages[2], packages[1]), "chain/prev_hash.txt", b"0" * 64 + b"\n")
+    code, report = run_cli(tmp_path, zipped, "--expect-key", key.key_id)
+    assert code == 1 and [x["code"] for x in report["problems"]] == ["chain_prev_mismatch"]
+
+
+def test_the_first_manifest_says_no_chain_was_checked(tmp_path: Path, chain) -> None:
+    key, packages = chain
+    path = tmp_path / "first.zip"
+    path.write_bytes(bundle(key, packages[0], None))
+    app = typer.Typer()
+    register(app)
+    result = CliRunner().invoke(app, ["evidence", "verify", str(path), "--expect-key", key.key_id])
+    assert result.exit_code == 0, result.output
+    assert "first manifest of its chain (no link to check)" in result.output and "chain link" not in result.output
+
+
+def test_an_export_cannot_add_members_a_verifier_refuses(chain) -> None:
+    key, packages = chain
+    with pytest.raises(ValueError, match="not one a verifier accepts"):
+        bundle(key, packages[1], packages[0], extra={"notes.txt": b"x"})

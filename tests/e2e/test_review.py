@@ -16,7 +16,7 @@ import pytest
 
 from bench._hub import HubProcess, Site, scratch_database, seed_site_blocking
 from edge.worker import EdgeWorker
-from contract.evidence_verify import verify_zip
+from contract.evidence_verify import parse_trusted_keys, verify_zip
 from tests.conftest import require_service
 from tests.e2e.conftest import shoot
 from tests.edge.helpers import site as site_config
@@ -142,7 +142,10 @@ def test_edge_violation_is_reviewed_confirmed_and_exported(browser: Any, violati
         page.click("#rv-zip")
     zip_path = tmp_path / "evidence.zip"
     zip_download.value.save_as(zip_path)
-    report = verify_zip(zip_path)
+    # Verified against the hub's registry of edge keys (issue 8), not the key in the ZIP.
+    keys = httpx.get(f"{hub.url}/api/v1/edges/keys", headers=_login_api(hub.url, POLICE), timeout=10)
+    anywhere, pinned = parse_trusted_keys(keys.text)
+    report = verify_zip(zip_path, trusted_keys=anywhere, edge_keys=pinned)
     assert report.ok, [p.code for p in report.problems]
     assert "report.pdf" in zipfile.ZipFile(zip_path).namelist()
     assert page.js_errors == []  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ import pytest
 from edge.evidence.chain import ManifestChain
 from edge.evidence.keys import EdgeSigningKey
 from edge.evidence.packager import CameraInfo, EvidenceConfig, EvidencePackager, EvidenceRequest, PlateEvidence
-from contract.evidence_verify import verify_zip
+from contract.evidence_verify import parse_trusted_keys, verify_zip
 from ioc.services.violations import deadline_status
 from tests.ioc.conftest import EdgeLogin, Factory, Hub
 
@@ -183,9 +183,18 @@ async def test_review_edit_confirm_export_is_audited(hub: Hub, make: Factory, tm
     assert z.status_code == 200
     zip_path = tmp_path / "export.zip"
     zip_path.write_bytes(z.content)
-    report = verify_zip(zip_path)
+    # Verified against the hub's registry of edge keys, never the key inside the ZIP.
+    keys = await hub.client.get("/api/v1/edges/keys", headers=officer.headers)
+    assert keys.status_code == 200 and f"{site.edge.id} {site.key.key_id}" in keys.text.splitlines()
+    anywhere, pinned = parse_trusted_keys(keys.text)
+    report = verify_zip(zip_path, trusted_keys=anywhere, edge_keys=pinned)
     assert report.ok, [p.code for p in report.problems]
     assert "report.pdf" in zipfile.ZipFile(io.BytesIO(z.content)).namelist()
+    assert [u["name"] for u in report.unsigned] == ["report.pdf"]  # said plainly: the edge did not sign it
+    assert not verify_zip(zip_path).ok  # no trusted key: nothing is proven
+    other, _ = await make_site(hub, make, tmp_path / "other")
+    other_keys = await hub.client.get("/api/v1/edges/keys", headers=(await make.user("police", other.commune)).headers)
+    assert site.edge.id not in other_keys.text  # another unit's officer is not given this edge's key
 
     found = (await hub.client.get("/api/v1/violations/search", params={"plate": "123.45"}, headers=officer.headers)).json()
     assert [v["event_id"] for v in found] == [event_id]
