@@ -271,3 +271,12 @@ class SceneAnalyzer:
         if self._last_ts is None:
             return []
         return [hit for rule in self.rules if hasattr(rule, "flush") for hit in rule.flush(self._last_ts)]
+
+
+def scene_regions(config: SceneConfig) -> list[np.ndarray]:
+    """The polygons where a camera's rules look (lanes, zones, lines as two-point segments), in
+    frame pixels: what scene tiling covers with resolution."""
+    out = [np.asarray(z.polygon, np.float64) for z in config.zones]
+    out += [np.asarray(lane.polygon, np.float64) for lane in config.lanes]
+    out += [np.asarray([line.start, line.end], np.float64) for line in config.lines]
+    return out

@@ -17,8 +17,9 @@ import threading
 from datetime import datetime
 from typing import Any, Callable
 
-from analytics.detectors import Detector, MotionConfig, MotionGateConfig, YoloxConfig, build_detector
-from analytics.detectors.motion import GatedDetector
+from analytics.detectors import (Detector, MotionConfig, MotionGateConfig, YoloxConfig, build_detector, shared_detector,
+                                 view_detector)
+from analytics.scene import scene_regions
 from analytics.exceptions import AnalyticsError
 from edge.batching import DetectorService, SharedDetector
 from edge.config import CameraConfig, SiteConfig, SiteProblems
@@ -216,20 +217,19 @@ class EdgeWorker:
         assert isinstance(config, YoloxConfig)
         if config.class_map is None:
             ensure_class_map(config.model)
-        # The gate also keeps per-view state, so it wraps this camera's handle on the
-        # shared session instead of sitting inside the session.
+        # Scene tiling and the gate keep per-view state: they wrap this camera's handle on
+        # the shared session (`view_detector`) instead of sitting inside it.
         shared_cfg = config.model_copy(update={"gate": MotionGateConfig(enabled=False)})
+        if config.tiling.enabled and config.tiling.mode == "scene":
+            shared_cfg = shared_cfg.model_copy(update={"tiling": config.tiling.model_copy(update={"enabled": False})})
         key = shared_cfg.model_dump_json()
         service = self.services.get(key)
         if service is None:
             batching = self.site.batching
-            service = DetectorService(build_detector(shared_cfg), batching.max_batch, batching.max_wait_ms,
+            service = DetectorService(shared_detector(shared_cfg), batching.max_batch, batching.max_wait_ms,
                                       batching.workers).start()
             self.services[key] = service
-        detector: Detector = SharedDetector(service)
-        if config.gate.enabled:
-            detector = GatedDetector(detector, config.gate)
-        return detector
+        return view_detector(SharedDetector(service), config, scene_regions(camera.scene))
 
     @staticmethod
     def _declaration(camera: CameraConfig) -> dict[str, Any]:

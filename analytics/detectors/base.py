@@ -24,7 +24,8 @@ from analytics.detections import Detections
 from analytics.detectors.config import DetectorConfig, MotionConfig, YoloxConfig
 from analytics.exceptions import FrameError
 
-__all__ = ["Detector", "DetectorConfig", "MotionConfig", "YoloxConfig", "build_detector", "check_frame"]
+__all__ = ["Detector", "DetectorConfig", "MotionConfig", "YoloxConfig", "build_detector", "check_frame",
+           "shared_detector", "view_detector"]
 
 
 def check_frame(frame: Any) -> np.ndarray:
@@ -72,24 +73,58 @@ class Detector(ABC):
         """Release sessions and buffers (default: nothing to release)."""
 
 
-def build_detector(config: DetectorConfig) -> Detector:
-    """The detector for ``config``: the model, tiling when enabled, road-user fusion and the class
-    filter, then the motion gate when enabled. The one place detectors are composed."""
+def build_detector(config: DetectorConfig, regions: Sequence[np.ndarray] | None = None) -> Detector:
+    """The detector for one camera: `shared_detector`, then `view_detector` around it.
+
+    ``regions`` are the camera's lane/zone/line polygons (frame pixels; `analytics.scene.scene_regions`),
+    used by scene tiling. The one place detectors are composed: the edge worker shares the
+    first part between cameras and wraps each camera's handle in the second.
+    """
     if isinstance(config, MotionConfig):
         from analytics.detectors.motion import MotionDetector
 
         return MotionDetector(config)
     if isinstance(config, YoloxConfig):
-        from analytics.detectors.fusion import RoadUserDetector
-        from analytics.detectors.motion import GatedDetector
-        from analytics.detectors.tiling import TiledDetector
-        from analytics.detectors.yolox import YoloxDetector
-
-        detector: Detector = YoloxDetector(config, keep_weak=True)
-        if config.tiling.enabled:
-            detector = TiledDetector(detector, config.tiling)
-        detector = RoadUserDetector(detector, config.fusion, config.classes, config.confidence)
-        if config.gate.enabled:
-            detector = GatedDetector(detector, config.gate)
-        return detector
+        return view_detector(shared_detector(config), config, regions)
     raise TypeError(f"no detector for config {type(config).__name__}")
+
+
+def shared_detector(config: YoloxConfig) -> Detector:
+    """The stages that hold no per-camera state and may serve several cameras: the model, grid
+    tiling when enabled, road-user fusion and the class filter."""
+    from analytics.detectors.fusion import RoadUserDetector
+    from analytics.detectors.tiling import TiledDetector
+    from analytics.detectors.yolox import YoloxDetector
+
+    detector: Detector = YoloxDetector(config, keep_weak=True)
+    if config.tiling.enabled and config.tiling.mode == "grid":
+        detector = TiledDetector(detector, config.tiling)
+    return RoadUserDetector(detector, config.fusion, config.classes, config.confidence)
+
+
+def view_detector(detector: Detector, config: YoloxConfig, regions: Sequence[np.ndarray] | None = None) -> Detector:
+    """The per-camera stages around a (possibly shared) detector: scene tiling over ``regions``
+    when enabled (the full frame only if there are none), then the motion gate when enabled."""
+    from analytics.detectors.motion import GatedDetector
+    from analytics.detectors.tiling import TiledDetector, scene_tiles
+
+    if config.tiling.enabled and config.tiling.mode == "scene":
+        polygons = list(regions or [])
+        side = model_input_side(detector)
+        tiling = config.tiling
+        detector = TiledDetector(detector, tiling, tiles=lambda w, h: scene_tiles(polygons, w, h, tiling, side))
+    if config.gate.enabled:
+        detector = GatedDetector(detector, config.gate)
+    return detector
+
+
+def model_input_side(detector: Any) -> int:
+    """The shorter side of the model input behind a stack of wrappers (416 when none is found)."""
+    seen = 0
+    while detector is not None and seen < 16:
+        hw = getattr(detector, "input_hw", None)
+        if hw is not None:
+            return int(min(hw))
+        detector = getattr(detector, "inner", None) or getattr(getattr(detector, "service", None), "detector", None)
+        seen += 1
+    return 416

@@ -23,6 +23,11 @@ class TilingConfig(ConfigModel):
     """Cut wide frames into overlapping tiles so small motorbikes reach the model at a usable size."""
 
     enabled: bool = Field(False, description="detect on tiles as well as (or instead of) the full frame")
+    mode: Literal["grid", "scene"] = Field(
+        "grid", description="grid: rows x cols over the frame; scene: tiles only over the camera's lanes, zones and lines")
+    min_object_px: float = Field(20.0, ge=4.0, le=1000.0, description="scene mode: height in frame pixels of the smallest vehicle to see well")
+    target_px: float = Field(32.0, ge=8.0, le=416.0, description="scene mode: height an object needs at the model input to be found reliably")
+    max_tiles: int = Field(4, ge=1, le=32, description="scene mode: most tiles per frame (the cost); tiles grow to fit")
     rows: int = Field(2, ge=1, le=8, description="tile rows")
     cols: int = Field(4, ge=1, le=8, description="tile columns (2x4 found the most small vehicles per ms in bench.edge_detector)")
     overlap: float = Field(0.2, ge=0.0, le=0.5, description="overlap between neighbouring tiles, fraction of a tile")

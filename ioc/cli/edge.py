@@ -76,13 +76,13 @@ def check(config: Path = typer.Argument(..., help="site YAML file", dir_okay=Fal
             typer.echo(f"     {message}")
     for camera in site.cameras:
         detector = site.detector_for(camera)
+        if not camera.enabled:  # a disabled camera needs neither its source nor its model now
+            typer.echo(f"skip {camera.id}: disabled")
+            continue
         if isinstance(detector, YoloxConfig) and not detector.model.is_file():
             bad += 1
             typer.secho(f"FAIL {camera.id}: model {detector.model} not found "
                         "(`ioc models fetch yolox-nano` installs it)", fg="red")
-            continue
-        if not camera.enabled:
-            typer.echo(f"skip {camera.id}: disabled")
             continue
         try:
             width, height, fps = probe(camera.url, CaptureOptions(open_timeout_s=open_timeout,
@@ -94,6 +94,16 @@ def check(config: Path = typer.Argument(..., help="site YAML file", dir_okay=Fal
         rate = f" {fps:.1f} fps" if fps else ""
         typer.secho(f"ok   {camera.id}: {width}x{height}{rate}, detector {detector.type}, "
                     f"{len(camera.scene.rules)} rule(s)", fg="green")
+        if isinstance(detector, YoloxConfig):
+            from edge.cost import estimate
+            from edge.models import ensure_class_map
+
+            ensure_class_map(detector.model)
+            try:
+                typer.echo(f"     cost: {estimate(detector, camera, width, height).describe()}")
+            except Exception as exc:  # onnxruntime's own error types: the model cannot run here
+                bad += 1
+                typer.secho(f"FAIL {camera.id}: model {detector.model} cannot run: {exc}", fg="red")
     if bad:
         typer.secho(f"{bad} problem(s)", fg="red")
         raise typer.Exit(1)

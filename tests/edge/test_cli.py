@@ -34,7 +34,22 @@ def _site(tmp_path: Path, shared_data: Path, extra_camera: str = "") -> Path:
 
 
 @pytest.mark.parametrize(("extra", "code", "words"), [
-    ("", 0, ["ok   cam-hw: 1280x720 30.0 fps, detector yolox"]),
+    ("", 0, ["ok   cam-hw: 1280x720 30.0 fps, detector yolox",
+             "cost: 1 inference pass(es) per frame (full frame)", "bare call measured now"]),
+    ("""\
+     - id: cam-tiles
+       unit: "1"
+       url: {video}
+       detector: {{type: yolox, model: {model}, tiling: {{enabled: true, mode: scene, max_tiles: 3}}}}
+       scene: {{lanes: [{{name: l, polygon: [[0, 400], [1280, 400], [1280, 720], [0, 720]], direction: [0, 1]}}]}}
+     """, 0, ["ok   cam-tiles", "4 inference pass(es) per frame (1 full frame + 3 tiles)"]),
+    ("""\
+     - id: cam-off
+       unit: "1"
+       url: x.mp4
+       enabled: false
+       detector: {{type: yolox, model: /nonexistent/m.onnx}}
+     """, 0, ["skip cam-off: disabled"]),
     ("""\
      - id: cam-gone
        unit: "1"
@@ -54,7 +69,8 @@ def _site(tmp_path: Path, shared_data: Path, extra_camera: str = "") -> Path:
      """, 1, ["FAIL cam-nomodel: model /nonexistent/m.onnx not found", "ioc models fetch"]),
 ])
 def test_edge_check(shared_data: Path, tmp_path: Path, extra: str, code: int, words: list[str]) -> None:
-    path = _site(tmp_path, shared_data, extra.format(port=free_port()))
+    path = _site(tmp_path, shared_data, extra.format(port=free_port(), video=shared_data / "highway_720p.mp4",
+                                                     model=shared_data / "yolox_nano.onnx"))
     _register_all()
     result = CliRunner().invoke(app, ["edge", "check", str(path), "--open-timeout", "3"])
     assert result.exit_code == code, result.output
