@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ioc.api.deps import CurrentEdge, Db
 from ioc.api.roles import Admin, EvidenceViewer
 from ioc.broker import LiveMessage
-from ioc.exceptions import InvalidInput, PermissionDenied
+from ioc.exceptions import InvalidInput, NotFound
 from ioc.services import audit, cameras, edges, outbound, units
 from ioc.services.cameras import CameraDecl, CameraStatus
 
@@ -107,7 +107,8 @@ async def put_key(body: PublicKey, edge: CurrentEdge, db: Db) -> dict[str, bool]
 async def clear_key(edge_id: str, user: Admin, db: Db) -> None:
     edge = await edges.get(db, edge_id)
     if not await units.in_scope(db, user.unit, edge.unit):
-        raise PermissionDenied(f"edge {edge_id!r} is outside your unit")
+        # Out of scope looks exactly like absent: no existence leak across units.
+        raise NotFound(f"edge {edge_id!r} does not exist")
     await edges.clear_key(db, edge_id)
     await audit.record(db, user.username, "edge.key_clear", f"edge:{edge_id}", {})
 

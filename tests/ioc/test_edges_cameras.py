@@ -83,7 +83,11 @@ async def test_signing_key_first_registration_and_admin_replacement(hub: Hub, ma
     operator = await make.user("operator", tree.province)
     assert (await hub.client.delete(f"/api/v1/edges/{edge.id}/key", headers=operator.headers)).status_code == 403
     outsider = await make.user("admin", tree.communes[1])
-    assert (await hub.client.delete(f"/api/v1/edges/{edge.id}/key", headers=outsider.headers)).status_code == 403
+    # Outside the admin's units the edge does not exist (issue 8): the same 404 as a made-up id.
+    r = await hub.client.delete(f"/api/v1/edges/{edge.id}/key", headers=outsider.headers)
+    nothing = await hub.client.delete("/api/v1/edges/edge-none-such/key", headers=outsider.headers)
+    assert (r.status_code, nothing.status_code) == (404, 404)
+    assert r.json()["detail"] == f"edge {edge.id!r} does not exist"
     admin = await make.user("admin", tree.province)
     assert (await hub.client.delete(f"/api/v1/edges/{edge.id}/key", headers=admin.headers)).status_code == 204
     assert (await put(key2)).json() == {"changed": True}

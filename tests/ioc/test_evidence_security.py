@@ -247,3 +247,15 @@ async def test_an_edge_names_its_own_evidence_before_and_after_upload(hub: Hub, 
     assert (await upload(hub, w.a, data)).json()["completed_events"] == [early["id"]]
     late = make.event(w.a, w.cam_a, seq=1, evidence=[ref(data)])
     assert (await post(hub, w.a, late)).json()["accepted"] == [late["id"]]
+
+
+@pytest.mark.parametrize("who", ["stranger", "edge", "operator", "police", "viewer"])
+async def test_only_an_admin_reaches_the_delete_at_all(hub: Hub, make: Factory, db: psycopg.AsyncConnection, who: str) -> None:
+    w = await world(make)
+    sha, _ = await _evidence_in_c0(hub, make, w, violation=False)
+    headers = {"stranger": {}, "edge": w.a.headers}.get(who)
+    if headers is None:
+        headers = (await make.user(who, w.tree.communes[0])).headers
+    r = await hub.client.delete(f"/api/v1/evidence/{sha}", params={"reason": "dọn dẹp"}, headers=headers)
+    assert r.status_code == (401 if who in ("stranger", "edge") else 403), r.text
+    assert await stored(db, sha)
