@@ -235,12 +235,14 @@ def replay(site: SiteConfig, camera_id: str, source: Path, out: Path | None = No
            first_frame: int = 0, last_frame: int | None = None, detect_fps: float | None = None,
            start: datetime = DEFAULT_START, problems: SiteProblems | None = None,
            detector: Detector | None = None, on_event: Callable[[ReplayEvent], None] | None = None,
-           annotate: bool = True) -> ReplayResult:
+           annotate: bool = True, on_frame: Callable[[Frame, SceneResult], None] | None = None) -> ReplayResult:
     """Run camera ``camera_id``'s pipeline over ``source`` (frames ``first_frame`` to ``last_frame``).
 
     ``detect_fps`` overrides the camera's analysis rate (None: as configured; the file's
     own rate or more analyses every frame: 30 on a 30.006 fps file skips one in 170). ``detector`` replaces the configured one (tests share
-    one session). `ReplayError` when the camera or file is not there or unreadable.
+    one session). ``on_frame(frame, result)`` is called after each analysed frame with the
+    scene's result (its confirmed tracks, ids and voted classes), e.g. to draw every frame's
+    tracks. `ReplayError` when the camera or file is not there or unreadable.
     """
     camera = find_camera(site, camera_id, problems)
     source = Path(source)
@@ -262,7 +264,7 @@ def replay(site: SiteConfig, camera_id: str, source: Path, out: Path | None = No
     try:
         detector = detector or build_replay_detector(site, camera)
         return _run(site, camera, source, cap, fps, work, keep, first_frame, last_frame, detect_fps, start,
-                    detector, on_event, annotate and keep)
+                    detector, on_event, annotate and keep, on_frame)
     finally:
         cap.release()
         if own_detector and detector is not None:
@@ -273,7 +275,8 @@ def replay(site: SiteConfig, camera_id: str, source: Path, out: Path | None = No
 
 def _run(site: SiteConfig, camera: CameraConfig, source: Path, cap: cv2.VideoCapture, fps: float, work: Path,
          keep: bool, first_frame: int, last_frame: int | None, detect_fps: float | None, start: datetime,
-         detector: Detector, on_event: Callable[[ReplayEvent], None] | None, annotate: bool) -> ReplayResult:
+         detector: Detector, on_event: Callable[[ReplayEvent], None] | None, annotate: bool,
+         on_frame: Callable[[Frame, SceneResult], None] | None = None) -> ReplayResult:
     frame_time = [0.0]
     if isinstance(detector, GatedDetector):
         detector.clock = lambda: frame_time[0]  # refresh_s counts file seconds, not wall seconds
@@ -322,8 +325,10 @@ def _run(site: SiteConfig, camera: CameraConfig, source: Path, cap: cv2.VideoCap
                 ring.add(frame)
             due, _ = cadence.due(t)
             if due:
-                analyzer.analyse(frame)
+                result = analyzer.analyse(frame)
                 analysed += 1
+                if on_frame is not None:
+                    on_frame(frame, result)
             if violations is not None:
                 finished(violations.poll(t, rings=ring))
             index += 1

@@ -99,6 +99,18 @@ def test_frame_range_and_analysis_rate(shared_data: Path, tmp_path: Path) -> Non
     assert result.speed > 0 and result.events
 
 
+def test_on_frame_sees_every_analysed_frame_with_its_tracks(shared_data: Path, tmp_path: Path) -> None:
+    site, _ = load_site(_site(tmp_path, shared_data), strict=False)
+    seen: list[tuple[int, list[int], list[str]]] = []
+    result = replay(site, "cam-dn", shared_data / DANANG, first_frame=300, last_frame=359, detect_fps=10,
+                    on_frame=lambda frame, r: seen.append((frame.index, r.tracks.tracker_id.tolist(),
+                                                           r.tracks.class_names)))
+    assert [i for i, _, _ in seen] == list(range(300, 360, 3)) and len(seen) == result.frames_analysed
+    ids = [t for _, tracks, _ in seen for t in tracks]
+    assert ids and all(t >= 0 for t in ids)  # confirmed tracks of a busy road, each with its id
+    assert "motorbike" in {c for _, _, names in seen for c in names}
+
+
 @pytest.mark.parametrize(("args", "words"), [
     (["--camera", "cam-nope"], ["no camera 'cam-nope' in the site config; cameras: cam-dn"]),
     (["--camera", "cam-dn", "--source", "/nonexistent/clip.mp4"], ["/nonexistent/clip.mp4: no such file"]),
