@@ -1,7 +1,7 @@
 """Perception on real Vietnamese cameras: recall, precision and AP50 per class, each camera held out.
 
-Run: ``python -m bench.perception [--step N] [--cost-runs N] [--annotate N]`` (about five minutes on
-2 busy cores; ``--step 3`` takes every third image).
+Run: ``python -m bench.perception [--step N] [--cost-runs N] [--annotate N] [--models DIR] [--dry-run]``
+(four to seven minutes on 2 busy cores; ``--step 3`` takes every third image).
 
 Data: the hand-labelled HCMC camera snapshots in ``../shared/data/vn/hcmc_cctv`` (706 labelled
 512x288 frames from three junction cameras; VOC boxes of motorbike, car, truck, bus), read with
@@ -376,11 +376,15 @@ def tables(results: dict[str, dict[str, Result]], all_setups: list[Setup]) -> It
 
 
 def main() -> None:
+    global FINE_TUNED  # noqa: PLW0603 - fine_tuned() reads it
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step", type=int, default=1, help="take every N-th image of each camera (1: all)")
     parser.add_argument("--cost-runs", type=int, default=40, help="rounds of the 720p cost measurement")
     parser.add_argument("--annotate", type=int, default=4, help="annotated PNGs per camera under test-artifacts/perception")
+    parser.add_argument("--models", type=Path, default=FINE_TUNED, help="folder of the fine-tuned holdout-<camera>.onnx")
+    parser.add_argument("--dry-run", action="store_true", help="print the figures, leave docs/benchmarks.md alone")
     args = parser.parse_args()
+    FINE_TUNED = args.models
     stock = stock_yolox()
     ds = read_dataset(HCMC, fmt="voc", ignore_unknown=True)
     all_setups = setups(stock)
@@ -440,7 +444,10 @@ def main() -> None:
         f"({args.cost_runs} rounds), medians. Goal: `default` <= 2x bare.",
         markdown_table(["config", "ms / frame", "vs bare"], cost_rows),
     ])
-    write_section("perception", "Perception on real Vietnamese cameras (HCMC, by camera)", body)
+    if args.dry_run:
+        print(body)
+    else:
+        write_section("perception", "Perception on real Vietnamese cameras (HCMC, by camera)", body)
 
 
 if __name__ == "__main__":
