@@ -88,7 +88,7 @@ class TrainResult:
                 "train_images": self.train_images, "holdout_images": self.holdout_images,
                 "seconds": round(self.seconds, 1), "seconds_per_epoch": round(self.seconds_per_epoch, 1),
                 "figures": self.figures, "figures_before": self.figures_before,
-                "base": str(cfg.base), "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                "threads": cfg.threads, "base": str(cfg.base), "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _batches(samples, batch, rng):
