@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from analytics.detections import Detections
 from analytics.detectors import Detector
 from analytics.rules.base import RuleHit
 from analytics.scene import SceneAnalyzer, SceneResult
@@ -60,6 +61,7 @@ class PipelineStats:
     ignored: int = 0  # detections dropped by ignore masks
     suppressed: int = 0  # hits of scenery (tracks that never moved) not raised
     frozen: bool = False  # the picture is frozen now
+    frozen_skipped: int = 0  # frames not analysed because the picture was frozen
 
 
 class Cadence:
@@ -152,6 +154,13 @@ class FrameAnalyzer:
             change = self.frozen.update(image, ts)
             if change is not None:
                 self._frozen_event(change, frame)
+            if self.frozen.frozen:
+                # A frozen picture shows a moment that is over: a car on it would "stand"
+                # until a stopping rule fired. Nothing is analysed until the picture moves.
+                self.stats.frozen_skipped += 1
+                empty = SceneResult(tracks=Detections.empty(), hits=[])
+                self.last_result = empty
+                return empty
         detections = self.detector.detect(image)
         result = self.scene.process(image, ts, detections)
         self.last_result = result

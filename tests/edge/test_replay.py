@@ -195,3 +195,27 @@ def test_parse_start() -> None:
     assert parse_start("2025-01-06T01:00:00") == DEFAULT_START
     with pytest.raises(ReplayError):
         parse_start("soon")
+
+
+def test_nothing_is_analysed_while_the_picture_is_frozen(shared_data: Path, tmp_path: Path) -> None:
+    """Pedestrians on a frozen picture "stand still": without the watchdog a stopping rule fires
+    during the freeze; with it, nothing is analysed from the moment the freeze is declared."""
+    from analytics.scene import SceneConfig
+
+    clip = tmp_path / "frozen.mkv"
+    _clip_with_a_frozen_stretch(shared_data / "street_crossing_320p.mp4", clip, freeze_at=60, freeze_frames=120, total=180)
+    site, _ = load_site(_site(tmp_path, shared_data), strict=False)
+    camera = site.cameras[0]
+    camera.scene = SceneConfig.model_validate({
+        "zones": [{"name": "all", "polygon": [[0, 0], [576, 0], [576, 320], [0, 320]]}],
+        "rules": [{"type": "illegal_stopping", "zone": "all", "max_stationary_s": 2,
+                   "classes": ["pedestrian", "car", "truck", "motorbike", "bicycle", "bus"]}]})
+    camera.frozen.after_s = 2.0
+    hits_while_frozen = {}
+    for watch in (False, True):
+        camera.frozen.enabled = watch
+        events = replay(site, "cam-dn", clip).events
+        declared = next((e.frame for e in events if e.type == "camera.frozen"), 120)
+        hits_while_frozen[watch] = [e.frame for e in events if e.type.startswith("traffic.") and declared <= e.frame < 180]
+    assert hits_while_frozen[False], "the frozen picture must make someone 'stand' (else the test shows nothing)"
+    assert hits_while_frozen[True] == []
