@@ -23,6 +23,9 @@ async def test_operator_shares_camera_from_the_page(hub: Hub, make: Factory, sha
         pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium (see .ci/run)")
     from playwright.async_api import async_playwright
 
+    # The preview server runs on this machine: this deployment allow-lists loopback as a
+    # camera host (issue 8: the hub opens streams only on public or allow-listed addresses).
+    hub.app.state.settings.camera_hosts_allow = ["127.0.0.1/32"]
     secret = hub.app.state.settings.relay_secret.get_secret_value()
     tree = await make.tree()
     relay = Relay(RelayConfig(unit=tree.province, port=free_port()), secret=secret)
