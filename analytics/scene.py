@@ -58,7 +58,9 @@ class StaticConfig(ConfigModel):
     "Moved" means its anchor got further from where it was first seen than ``moved_px``
     and ``moved_fraction`` of its box's shorter side. Scenery raises no events (an LED
     billboard read as ``bus`` is not an intrusion, a stop or a crowd); once it moves it is
-    a road user again.
+    a road user again. The scene remembers where scenery stood for ``remember_s``: the
+    detector loses a billboard whenever its picture changes, and the track it gets when
+    found again is scenery from its first frame, not after another ``after_s``.
 
     Example::
 
@@ -69,6 +71,9 @@ class StaticConfig(ConfigModel):
     after_s: float = Field(180.0, ge=1.0, le=86400.0, description="seconds without ever moving after which a track is scenery")
     moved_px: float = Field(10.0, ge=0.0, le=1000.0, description="anchor distance from its first position that counts as moving")
     moved_fraction: float = Field(0.25, ge=0.0, le=5.0, description="... and at least this fraction of the box's shorter side")
+    remember_s: float = Field(600.0, ge=0.0, le=86400.0, description="a new track appearing on scenery seen this "
+                              "recently (IoU >= spot_iou) is scenery at once: a flickering billboard gets new track ids")
+    spot_iou: float = Field(0.5, gt=0.0, le=1.0, description="overlap with remembered scenery that makes a new track scenery")
 
 
 class SceneConfig(ConfigModel):
@@ -159,6 +164,8 @@ class SceneAnalyzer:
         self.rules: list[Rule] = [build_rule(r) for r in config.rules]
         self.masks = [Zone(ZoneConfig(name=m.name, polygon=m.polygon, anchor=m.anchor)) for m in config.ignore]
         self.history: dict[int, TrackHistory] = {}
+        self._spots: list[tuple[np.ndarray, float]] = []  # (box, last seen) of scenery, remembered for remember_s
+        self._born_scenery: set[int] = set()  # tracks that appeared on a remembered spot
         self._zone_since: dict[str, dict[int, float]] = {n: {} for n in self.zones}
         self._zone_seen: dict[str, dict[int, float]] = {n: {} for n in self.zones}
         self._lane_since: dict[str, dict[int, float]] = {n: {} for n in self.lanes}
@@ -200,10 +207,13 @@ class SceneAnalyzer:
             if h is None:
                 h = self.history[tid] = TrackHistory(tid, ts, ts, max_points=horizon, moved_px=self.config.static.moved_px,
                                                      moved_fraction=self.config.static.moved_fraction)
+                if self._on_spot(tracks.xyxy[i], ts):
+                    self._born_scenery.add(tid)
             h.add(ts, anchors[i], tracks.xyxy[i], int(tracks.class_id[i]), float(tracks.confidence[i]))
         ended = {tid for tid, h in self.history.items() if ts - h.last_ts > self.config.track_end_s}
         for tid in ended:
             del self.history[tid]
+            self._born_scenery.discard(tid)
         for line in self.lines.values():
             line.forget(ended)
 
@@ -230,6 +240,7 @@ class SceneAnalyzer:
         hits = [hit for rule in self.rules if rule.config.enabled for hit in rule.evaluate(state)]
         visible = tracks.tracker_id.tolist()
         scenery = self.scenery()
+        self._remember(tracks, scenery, ts)
         kept = [h for h in hits if h.track_id not in scenery]
         suppressed = [h for h in hits if h.track_id in scenery]
         cfg = self.config
@@ -252,12 +263,33 @@ class SceneAnalyzer:
         return (detections[~inside], int(inside.sum())) if inside.any() else (detections, 0)
 
     def scenery(self, track_ids: list[int] | None = None) -> set[int]:
-        """Tracks (of ``track_ids``, default all remembered) that never moved for ``static.after_s``."""
+        """Tracks (of ``track_ids``, default all remembered) that are scenery: never moved for
+        ``static.after_s``, or appeared where scenery stood and have not moved since."""
         cfg = self.config.static
         if not cfg.enabled:
             return set()
         ids = self.history.keys() if track_ids is None else track_ids
-        return {tid for tid in ids if tid in self.history and self.history[tid].unmoved_s >= cfg.after_s}
+        return {tid for tid in ids if tid in self.history and not self.history[tid].moved
+                and (self.history[tid].unmoved_s >= cfg.after_s or tid in self._born_scenery)}
+
+    def _on_spot(self, box: np.ndarray, ts: float) -> bool:
+        cfg = self.config.static
+        return cfg.enabled and any(_iou(box, spot) >= cfg.spot_iou for spot, seen in self._spots
+                                   if ts - seen <= cfg.remember_s)
+
+    def _remember(self, tracks: Detections, scenery: set[int], ts: float) -> None:
+        cfg = self.config.static
+        if not cfg.enabled or cfg.remember_s <= 0:
+            return
+        self._spots = [(b, seen) for b, seen in self._spots if ts - seen <= cfg.remember_s]
+        for tid, box in zip(tracks.tracker_id.tolist(), tracks.xyxy):
+            if tid not in scenery:
+                continue
+            same = next((k for k, (b, _) in enumerate(self._spots) if _iou(box, b) >= cfg.spot_iou), None)
+            if same is None:
+                self._spots.append((np.asarray(box, np.float64).copy(), ts))
+            else:
+                self._spots[same] = (self._spots[same][0], ts)
 
     def zone_dwell(self, zone: str) -> dict[int, float]:
         """Seconds each track now in ``zone`` (or briefly missing, within the grace) has been inside it."""
@@ -280,3 +312,11 @@ def scene_regions(config: SceneConfig) -> list[np.ndarray]:
     out += [np.asarray(lane.polygon, np.float64) for lane in config.lanes]
     out += [np.asarray([line.start, line.end], np.float64) for line in config.lines]
     return out
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, float(x2 - x1)) * max(0.0, float(y2 - y1))
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0

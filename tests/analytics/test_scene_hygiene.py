@@ -138,3 +138,27 @@ def test_moving_names_the_tracks_in_motion(highway_10fps: VideoDetections) -> No
         assert not set(billboard) & r.moving
         moving_any += bool(r.moving)
     assert moving_any > len(highway_10fps.frames) * 0.8
+
+
+def test_a_flickering_billboard_is_scenery_again_at_once(highway_10fps: VideoDetections) -> None:
+    """The detector loses an LED board whenever its picture changes; found again, it gets a new
+    track, which is scenery from its first frame because the scene remembers the spot."""
+    rng = np.random.default_rng(11)
+    zone = {"name": "board", "polygon": [(0, 0), (400, 0), (400, 250), (0, 250)]}
+    rule = {"type": "zone_intrusion", "zone": "board", "classes": ["bus"]}
+    out = {}
+    for remember in (0.0, 600.0):
+        scene = SceneAnalyzer(SceneConfig.model_validate({
+            "zones": [zone], "rules": [rule], "static": {"after_s": 6, "remember_s": remember}}))
+        hits, tracks = [], set()
+        for _, ts, dets in highway_10fps.frames:
+            shown = ts < 7.0 or ts >= 11.0  # gone for 4 s: longer than the tracker keeps a lost track
+            r = scene.process(None, ts, _with_billboard(dets, rng) if shown else dets)
+            hits += [h for h in r.hits if _is_billboard(h.box)]
+            tracks |= {int(t) for t, b in zip(r.tracks.tracker_id, r.tracks.xyxy) if _is_billboard(b)}
+        out[remember] = (hits, tracks)
+    hits, tracks = out[0.0]
+    assert len(tracks) == 2, "the board must come back as a new track for this test to show anything"
+    assert len(hits) == 2  # without memory the new track is a new intrusion
+    hits, tracks = out[600.0]
+    assert len(tracks) == 2 and len(hits) == 1  # only the first sighting, before it was known to be scenery
