@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -27,6 +28,42 @@ def require_service(host: str, port: int, name: str) -> None:
             return
     except OSError as exc:
         pytest.fail(f"{name} is not reachable at {host}:{port} ({exc}); start it (see .ci/run)")
+
+
+# ---- database servers: plain PostgreSQL and TimescaleDB (tests/ioc/conftest.py builds on these)
+DATABASE_KINDS = ("postgresql", "timescaledb")
+
+
+def server_url(kind: str) -> str:
+    """The admin URL of the test server of `kind` ("postgresql" or "timescaledb"), checked
+    to be listening; TimescaleDB missing fails under CI=true, skips elsewhere."""
+    if kind == "postgresql":
+        url = os.environ.get("IOC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    else:
+        url = os.environ.get("IOC_TEST_TIMESCALE_URL", "")
+        if not url:
+            why = "IOC_TEST_TIMESCALE_URL is not set (bash ../shared/timescaledb/start.sh prints it; .ci/run sets it)"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(why)
+            pytest.skip(why)
+    parts = urlsplit(url)
+    require_service(parts.hostname or "127.0.0.1", parts.port or 5432, "TimescaleDB" if kind != "postgresql" else "PostgreSQL")
+    return url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_databases: run on plain PostgreSQL and on TimescaleDB")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_server" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("db_server", DATABASE_KINDS, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def db_server(request: pytest.FixtureRequest) -> str:
+    """Admin URL of the server this test runs on: plain PostgreSQL unless parametrised."""
+    return server_url(getattr(request, "param", "postgresql"))
 
 
 def free_port() -> int:

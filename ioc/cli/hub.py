@@ -79,7 +79,12 @@ def db_upgrade() -> None:
     from ioc.db import upgrade
 
     url = _database_url(_settings(demo=True))
-    applied = _run(lambda: upgrade(url))
+
+    def warn(text: str) -> None:
+        # Fallbacks (no TimescaleDB, no pg_trgm) and conversions: the operator must see them.
+        typer.secho(f"warning: {text}", fg="yellow", err=True)
+
+    applied = _run(lambda: upgrade(url, on_warning=warn))
     typer.echo(f"applied migrations: {', '.join(f'{v:03d}' for v in applied)}" if applied else "database is up to date")
 
 

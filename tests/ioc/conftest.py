@@ -5,6 +5,13 @@ Database: one per test session, named `ioc_t_<area>_<hex>` on the server of
 with every numbered file in ioc/db/migrations (hub, review, meetings), dropped at the end.
 Override the `db_area` fixture to name your area. PostgreSQL missing: the test FAILS.
 
+Two servers: plain PostgreSQL (`IOC_TEST_DATABASE_URL`) and TimescaleDB
+(`IOC_TEST_TIMESCALE_URL`, started by `.ci/run` with ../shared/timescaledb/start.sh). A
+module marked `pytestmark = pytest.mark.both_databases` runs each of its tests on both
+(ids `[postgresql]`, `[timescaledb]`); `db_server` is the admin URL of the server in use.
+TimescaleDB wanted and `IOC_TEST_TIMESCALE_URL` unset: the test FAILS under `CI=true`
+and is skipped, saying why, on a developer's machine.
+
 Fixtures:
     database_url   str        the session's migrated database (owner role)
     db             AsyncConnection as the owner (autocommit, dict rows) for set-up and checks
@@ -58,16 +65,14 @@ from ioc.services import edges, units, users
 from ioc.services.cameras import CameraDecl
 from ioc.services.units import Unit
 from ioc.settings import Settings
-from tests.conftest import free_port, require_service
+from tests.conftest import DATABASE_KINDS, db_server, free_port, require_service, server_url  # noqa: F401
 
 __all__ = [
-    "EdgeLogin", "Factory", "Hub", "Login", "Tree", "db", "db_area", "database_url", "hub", "hub_settings",
-    "make", "start_hub", "with_database",
+    "EdgeLogin", "Factory", "Hub", "Login", "Tree", "db", "db_area", "db_server", "database_url", "hub",
+    "hub_settings", "make", "server_url", "start_hub", "with_database",
 ]
 
 ADMIN_URL = os.environ.get("IOC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
 def with_database(url: str, name: str) -> str:
     """The same server URL pointing at database `name`."""
     parts = urlsplit(url)
@@ -81,19 +86,17 @@ def db_area() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(db_area: str) -> Iterator[str]:
-    """A fresh database for this test session, migrated, dropped afterwards."""
-    parts = urlsplit(ADMIN_URL)
-    require_service(parts.hostname or "127.0.0.1", parts.port or 5432, "PostgreSQL")
+def database_url(db_area: str, db_server: str) -> Iterator[str]:
+    """A fresh database for this test session on `db_server`, migrated, dropped afterwards."""
     name = f"ioc_t_{db_area}_{secrets.token_hex(4)}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(db_server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(ADMIN_URL, name)
+    url = with_database(db_server, name)
     try:
         asyncio.run(upgrade(url))
         yield url
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(db_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
