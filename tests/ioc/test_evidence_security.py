@@ -259,3 +259,17 @@ async def test_only_an_admin_reaches_the_delete_at_all(hub: Hub, make: Factory, 
     r = await hub.client.delete(f"/api/v1/evidence/{sha}", params={"reason": "dọn dẹp"}, headers=headers)
     assert r.status_code == (401 if who in ("stranger", "edge") else 403), r.text
     assert await stored(db, sha)
+
+
+async def test_html_labelled_as_a_picture_cannot_run(hub: Hub, make: Factory) -> None:
+    # A broken edge labels a script as image/jpeg: it is served as a picture the browser
+    # must not sniff (nosniff), and even opened in a tab it runs nothing (sandbox CSP).
+    w = await world(make)
+    data = b"<html><script>fetch('/api/v1/users').then(r => r.text()).then(alert)</script></html>"
+    assert (await upload(hub, w.a, data, "image/jpeg")).status_code == 200
+    assert (await post(hub, w.a, make.event(w.a, w.cam_a, evidence=[ref(data)]))).json()["accepted"]
+    admin = await make.user("admin", w.tree.province)
+    r = await hub.client.get(f"/api/v1/evidence/{ref(data)['sha256']}", headers=admin.headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["content-security-policy"] == "default-src 'none'; sandbox"
