@@ -239,10 +239,11 @@ def replay(site: SiteConfig, camera_id: str, source: Path, out: Path | None = No
     """Run camera ``camera_id``'s pipeline over ``source`` (frames ``first_frame`` to ``last_frame``).
 
     ``detect_fps`` overrides the camera's analysis rate (None: as configured; the file's
-    own rate or more analyses every frame: 30 on a 30.006 fps file skips one in 170). ``detector`` replaces the configured one (tests share
-    one session). ``on_frame(frame, result)`` is called after each analysed frame with the
-    scene's result (its confirmed tracks, ids and voted classes), e.g. to draw every frame's
-    tracks. `ReplayError` when the camera or file is not there or unreadable.
+    own rate or more analyses every frame: 30 on a 30.006 fps file skips one in 170).
+    ``detector`` replaces the configured one (tests share one session). ``on_event`` sees
+    each event as it is stored; ``on_frame(frame, result)`` is called after each analysed
+    frame with the scene's result (its confirmed tracks, ids and voted classes), e.g. to
+    draw every frame's tracks. `ReplayError` when the camera or file is not there or unreadable.
     """
     camera = find_camera(site, camera_id, problems)
     source = Path(source)
