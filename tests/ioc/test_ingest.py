@@ -8,8 +8,12 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 import psycopg
+import pytest
 
 from tests.ioc.conftest import Factory, Hub
+
+# Ingest and review write the hypertable: run on plain PostgreSQL and on TimescaleDB.
+pytestmark = pytest.mark.both_databases
 
 
 def _cam() -> str:

@@ -26,6 +26,9 @@ from contract.evidence_verify import parse_trusted_keys, verify_zip
 from ioc.services.violations import deadline_status
 from tests.ioc.conftest import EdgeLogin, Factory, Hub
 
+# Ingest and review write the hypertable: run on plain PostgreSQL and on TimescaleDB.
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture(scope="module")
 def frame(shared_data: Path) -> np.ndarray:
