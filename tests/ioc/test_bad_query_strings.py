@@ -65,3 +65,17 @@ async def test_a_stranger_still_gets_401_not_a_422(hub: Hub) -> None:
     r = await hub.client.get("/api/v1/events", params={"q": "a\x00b"})
     # The NUL check answers before authentication: it reveals nothing, and nothing reaches SQL.
     assert r.status_code in (401, 422) and r.status_code != 500
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v1/metrics", '{"samples":[{"series":"dvc.rate","ts":"2026-11-20T00:00:00Z","value":1,"unit":"@U@",'
+                        '"tags":{"src":"a\\u0000b"}}]}'),
+    ("/api/v1/meetings", '{"title":"Họp\\u0000","chair_unit":"@U@","invited_root":"@U@","relays":{"@U@":"ws://127.0.0.1:1"}}'),
+    ("/api/v1/auth/login", '{"username":"admin\\u0000","password":"x"}'),
+])
+async def test_nul_in_a_json_body_is_never_a_500(hub: Hub, make: Factory, path: str, body: str) -> None:
+    tree = await make.tree()
+    admin = await make.user("admin", tree.province)
+    r = await hub.client.post(path, content=body.replace("@U@", tree.province).encode(),
+                              headers=admin.headers | {"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
