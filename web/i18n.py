@@ -148,6 +148,15 @@ _STRINGS: Final[dict[str, tuple[str, str]]] = {
     "type.camera.offline": ("Camera mất tín hiệu", "Camera offline"),
     "type.camera.online": ("Camera có tín hiệu trở lại", "Camera back online"),
     "type.camera.tampering": ("Camera bị che/xoay", "Camera tampering"),
+    "type.camera.frozen": ("Hình camera bị đứng", "Camera picture frozen"),
+    "type.camera.unfrozen": ("Hình camera chạy lại", "Camera picture moving again"),
+    # road users (analytics.classes): what an event's payload "class" means
+    "class.pedestrian": ("Người đi bộ", "Pedestrian"),
+    "class.bicycle": ("Xe đạp", "Bicycle"),
+    "class.motorbike": ("Xe máy", "Motorbike"),
+    "class.car": ("Ô tô", "Car"),
+    "class.bus": ("Xe buýt", "Bus"),
+    "class.truck": ("Xe tải", "Truck"),
     "type.system.edge_offline": ("Máy biên mất kết nối", "Edge worker offline"),
     # well-known KPI series (other series show their own name); suggested names for
     # the systems that post them: dvc.* public services, feedback.* citizen feedback

@@ -232,6 +232,7 @@
       if (value === null || value === undefined || value === "") continue;
       if (typeof value === "object") value = JSON.stringify(value);
       value = String(value);
+      if (key === "class" && has("class." + value)) value = t("class." + value);  // road users by name
       if (value.length > 60) value = value.slice(0, 57) + "…";
       out.push([key, value]);
       if (out.length >= (limit || 6)) break;
