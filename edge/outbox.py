@@ -34,57 +34,24 @@ from pydantic import ValidationError
 
 from edge.exceptions import OutboxError
 from contract import Event, EvidenceRef, Severity, new_event_id
+from contract.storable import MAX_PAYLOAD_DEPTH, text_problem, value_problem
 
 log = logging.getLogger(__name__)
 
 EVIDENCE_GRACE_S = 600.0
-# The hub refuses a payload nested deeper than this (`ioc.services.events.MAX_PAYLOAD_DEPTH`).
-MAX_PAYLOAD_DEPTH = 32
 
 
 def unstorable(value: Any, *, max_depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
-    """Why the hub could not store this payload, or None: a NUL character in a string or
-    a key, a lone UTF-16 surrogate, NaN or an infinite number, or nesting deeper than
-    `max_depth`. Checked at enqueue, so such an event never enters the outbox (where it
-    would reach the hub only to be refused).
+    """Why the hub could not store this payload, or None (`contract.storable.value_problem`).
+    Checked at enqueue, so such an event never enters the outbox (where it would reach the
+    hub only to be refused).
 
     Example::
 
-        unstorable({"plate": "59\\x00X1"})   # "plate: contains a NUL character ..."
+        unstorable({"plate": "59\\x00X1"})   # "payload.plate: contains a NUL character ..."
     """
-    stack: list[tuple[Any, int, str]] = [(value, 1, "payload")]
-    while stack:
-        item, depth, where = stack.pop()
-        if isinstance(item, str):
-            problem = _text_problem(item)
-            if problem:
-                return f"{where}: {problem}"
-        elif isinstance(item, float):
-            if item != item or item in (float("inf"), float("-inf")):
-                return f"{where}: {item!r} is not a finite number (NaN and Infinity cannot be stored)"
-        elif isinstance(item, (dict, list, tuple)):
-            if depth > max_depth:
-                return f"{where}: nested deeper than {max_depth} levels"
-            if isinstance(item, dict):
-                for key, child in item.items():
-                    problem = _text_problem(key) if isinstance(key, str) else None
-                    if problem:
-                        return f"{where}: key {key[:32]!r}: {problem}"
-                    stack.append((child, depth + 1, f"{where}.{key}"[:80]))
-            else:
-                stack.extend((child, depth + 1, f"{where}[{i}]"[:80]) for i, child in enumerate(item))
-    return None
+    return value_problem(value, max_depth=max_depth)
 
-
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character (\\u0000), which the hub's database cannot store"
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "contains a lone UTF-16 surrogate (not valid Unicode text)"
-    return None
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -207,7 +174,7 @@ class Outbox:
         refs = list(evidence) + [f.ref() for f in files]
         problem = unstorable(payload or {})
         for ref in refs:
-            problem = problem or _text_problem(ref.kind) or _text_problem(ref.mime)
+            problem = problem or text_problem(ref.kind) or text_problem(ref.mime)
         if problem:
             # Refused before it is numbered: a poison event must never sit in the queue.
             raise OutboxError(f"invalid event {type!r} from {camera!r}: {problem}; nothing stored")

@@ -21,7 +21,6 @@ import base64
 import binascii
 import json
 import logging
-import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from ioc.broker import LiveMessage
 from contract.envelope import Event
+from contract.storable import MAX_PAYLOAD_DEPTH, text_problem, value_problem
 from ioc.exceptions import BrokerError, InvalidInput, NotFound, TooLarge
 from ioc.services.edges import Edge
 
@@ -155,56 +155,6 @@ def _to_json(value: Any) -> str:
     return pydantic_core.to_json(value, inf_nan_mode="constants").decode()
 
 
-# Deepest nesting of objects and arrays accepted in a payload. Rule figures nest two or
-# three levels; every reader of jsonb (and of the live frame) recurses per level.
-MAX_PAYLOAD_DEPTH = 32
-
-
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character (\\u0000), which PostgreSQL cannot store"
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "contains a lone UTF-16 surrogate (not valid Unicode text)"
-    return None
-
-
-def value_problem(value: Any, *, max_depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
-    """Why a JSON value (an event payload) cannot be stored as jsonb, or None: a NUL in a
-    string or a key, a lone surrogate, NaN or an infinite number, nesting deeper than
-    `max_depth`. Walks without recursion, so any depth is safe to check.
-
-    Example::
-
-        value_problem({"plate": "59\\x00X1"})   # 'plate: contains a NUL character ...'
-    """
-    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
-    while stack:
-        item, depth, where = stack.pop()
-        kind = type(item)
-        if kind is str:
-            problem = _text_problem(item)
-            if problem:
-                return f"{where or 'value'}: {problem}"
-        elif kind is float:
-            if not math.isfinite(item):
-                return f"{where or 'value'}: {item!r} is not a finite number (NaN and Infinity cannot be stored)"
-        elif kind is dict or kind is list:
-            if depth > max_depth:
-                return f"{where or 'value'}: nested deeper than {max_depth} levels"
-            if kind is dict:
-                for key, child in item.items():
-                    problem = _text_problem(key) if isinstance(key, str) else None
-                    if problem:
-                        return f"{where + '.' if where else ''}key {key[:32]!r}: {problem}"
-                    stack.append((child, depth + 1, f"{where}.{key}"[:80] if where else str(key)[:80]))
-            else:
-                stack.extend((child, depth + 1, f"{where}[{i}]"[:80]) for i, child in enumerate(item))
-    return None
-
-
 def _storable(
     good: list[tuple[int, Event]], result: IngestResult
 ) -> tuple[list[tuple[int, Event]], dict[int, str]]:
@@ -231,7 +181,7 @@ def _storable(
         else:
             for n, ref in enumerate(event.evidence):
                 for name in ("kind", "mime"):
-                    bad = _text_problem(getattr(ref, name))
+                    bad = text_problem(getattr(ref, name))
                     if bad:
                         problem = f"evidence.{n}.{name}: {bad}"
                         break

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 PROJECT = ("ioc", "analytics", "edge", "video", "conferencing", "web", "bench")
-MODULES = ["contract", "contract.config", "contract.envelope", "contract.ids", "contract.evidence_verify",
+MODULES = ["contract", "contract.config", "contract.envelope", "contract.ids", "contract.evidence_verify", "contract.storable",
            "contract.exceptions", "contract.tokens", "contract.plates.grammar", "contract.plates.provinces"]
 
 
@@ -27,3 +27,12 @@ def test_contract_imports_no_media_library(module: str) -> None:
             "print(json.dumps(sorted(m for m in ('cv2', 'av', 'aiortc', 'numpy', 'fastapi', 'psycopg') if m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
+
+
+def test_storable_docstring() -> None:
+    import doctest
+
+    import contract.storable
+
+    result = doctest.testmod(contract.storable)
+    assert result.attempted > 0 and result.failed == 0
