@@ -21,8 +21,11 @@ from analytics.plates.reader import (
     RapidOCRPlateReader,
     RapidOCRPlateReaderConfig,
     build_plate_reader,
+    combine_readings,
     plate_closeup,
+    plate_region,
     read_track,
+    read_vehicle,
 )
 
 __all__ = [
@@ -35,12 +38,15 @@ __all__ = [
     "RapidOCRPlateReader",
     "RapidOCRPlateReaderConfig",
     "build_plate_reader",
+    "combine_readings",
     "correct_rows",
     "is_valid_plate",
     "merge_rows",
     "normalise",
     "parse_plate",
     "plate_closeup",
+    "plate_region",
     "province_for",
     "read_track",
+    "read_vehicle",
 ]

@@ -56,38 +56,66 @@ def split_at(quad: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]
     return np.array([tl, tr, mr, ml], np.float32), np.array([ml, mr, br, bl], np.float32)
 
 
-def from_text_lines(lines: Sequence[Line]) -> list[Hypothesis]:
-    """Plate hypotheses from the text detector's lines."""
+def _same_line(a: Line, b: Line) -> bool:
+    """``b`` continues ``a`` on the same text line (the detector split a row at a dash, a dot or a gap)."""
+    ax0, ay0, ax1, ay1 = a.box
+    bx0, by0, bx1, by1 = b.box
+    h = (a.height + b.height) / 2
+    overlap_y = min(ay1, by1) - max(ay0, by0)
+    return ax0 < bx0 and overlap_y > 0.6 * min(a.height, b.height) and bx0 - ax1 < 1.5 * h
+
+
+def _stacked(a: Line, b: Line) -> bool:
+    """``b`` is the row under ``a`` on one plate: overlapping columns, close, of similar height."""
+    ax0, ay0, ax1, ay1 = a.box
+    bx0, by0, bx1, by1 = b.box
+    h = (a.height + b.height) / 2
+    overlap_x = min(ax1, bx1) - max(ax0, bx0)
+    return (
+        (ay0 + ay1) < (by0 + by1)
+        and overlap_x > 0.5 * min(a.width, b.width)
+        and by0 - ay1 < 0.8 * h
+        and 0.6 < a.height / max(b.height, 1.0) < 1.6
+    )
+
+
+def from_text_lines(lines: Sequence[Line], image: np.ndarray | None = None) -> list[Hypothesis]:
+    """Plate hypotheses from the text detector's lines.
+
+    Rows are the detector's lines and every pair of neighbours on one line joined (a row the
+    detector cut in two: "67" and "13", or "59" and "-H1"); a plate is one row, or two rows stacked.
+    A squat line is also cut into two rows, but with ``image`` only where a gap between two rows of
+    text is seen in it (`_row_split`): a single squat row ("8428") cut in half reads the same text
+    twice, and the two halves pair up into a valid-looking two-row plate.
+    """
     hyps: list[Hypothesis] = []
-    for ln in lines:
+    rows: list[tuple[Line, frozenset[int]]] = [(ln, frozenset({i})) for i, ln in enumerate(lines)]
+    for i, a in enumerate(lines):
+        for j, b in enumerate(lines):
+            if i != j and _same_line(a, b):
+                rows.append((Line(union_quad([a.quad, b.quad])), frozenset({i, j})))
+    for ln, _parts in rows:
         hyps.append(Hypothesis((ln.quad,), ln.quad))
         if ln.height > 0.45 * ln.width:  # squat block: maybe both rows of a motorbike plate
-            hyps.append(Hypothesis(split_at(ln.quad, 0.5), ln.quad))
-    for i, a in enumerate(lines):
-        ax0, ay0, ax1, ay1 = a.box
-        for j, b in enumerate(lines):
-            if i == j:
-                continue
-            bx0, by0, bx1, by1 = b.box
-            h = (a.height + b.height) / 2
-            overlap_x = min(ax1, bx1) - max(ax0, bx0)
-            overlap_y = min(ay1, by1) - max(ay0, by0)
-            stacked = (
-                (ay0 + ay1) < (by0 + by1)
-                and overlap_x > 0.5 * min(a.width, b.width)
-                and by0 - ay1 < 0.8 * h
-                and 0.6 < a.height / max(b.height, 1.0) < 1.6
-            )
-            if stacked:
+            at = 0.5 if image is None else _row_split(image, ln.quad)
+            if at is not None:
+                hyps.append(Hypothesis(split_at(ln.quad, at), ln.quad))
+    for a, pa in rows:
+        for b, pb in rows:
+            if not pa & pb and _stacked(a, b):
                 hyps.append(Hypothesis((a.quad, b.quad), union_quad([a.quad, b.quad])))
-            if ax0 < bx0 and overlap_y > 0.6 * min(a.height, b.height) and bx0 - ax1 < 1.5 * h:
-                merged = union_quad([a.quad, b.quad])
-                hyps.append(Hypothesis((merged,), merged))
     return hyps
 
 
+GAP_RATIO = 0.35
+"""A two-row block splits where a scan line has under this share of the rows' median stroke energy."""
+
+
 def _row_split(crop: np.ndarray, quad: np.ndarray) -> float | None:
-    """Where (fraction of height) a two-row block splits: the emptiest scan line in its middle band."""
+    """Where (fraction of height) a two-row block splits: the emptiest scan line in its middle band.
+
+    None when that line is not empty enough to be the gap between two rows of text (one tall row).
+    """
     w = int(max(16, np.linalg.norm(quad[1] - quad[0])))
     h = int(max(16, np.linalg.norm(quad[3] - quad[0])))
     dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
@@ -98,7 +126,11 @@ def _row_split(crop: np.ndarray, quad: np.ndarray) -> float | None:
     if hi - lo < 2:
         return None
     profile = np.convolve(edges, np.ones(3) / 3, mode="same")
-    return (lo + int(profile[lo:hi].argmin())) / h
+    at = lo + int(profile[lo:hi].argmin())
+    rows_energy = float(np.median(np.concatenate([profile[int(h * 0.1) : lo], profile[hi : int(h * 0.9)]])))
+    if rows_energy <= 0 or profile[at] > GAP_RATIO * rows_energy:
+        return None
+    return at / h
 
 
 def find_text_blocks(crop: np.ndarray, *, max_blocks: int = 4) -> list[np.ndarray]:

@@ -38,13 +38,27 @@ from pydantic import Field, TypeAdapter
 
 from analytics.plates.colour import classify_colour
 from analytics.plates.exceptions import PlateCropError
-from contract.plates.grammar import PlateText, correct_rows, parse_plate
+from contract.plates.grammar import SEPARATORS, CharChoices, PlateText, correct_rows, parse_plate
 from analytics.plates.locate import Hypothesis, find_text_blocks, from_blocks, from_text_lines, widen
 from analytics.plates.ocr import PaddleOCRModels
 from analytics.plates.quality import best_frames
 from contract import ConfigModel
 
 MIN_CROP_SIDE = 12
+MIN_ROW_HEIGHT_PX = 10
+"""A plate whose text rows are less tall than this (pixels of the source image) is reported unreadable:
+the recogniser sees characters of about 12 px and fewer as blobs, so what it reads there is a guess
+(real crops: docs/plates.md). Raise the camera's zoom, not the threshold."""
+PLATE_REGION: dict[str, tuple[float, float, float, float]] = {
+    # (left, top, right, bottom) as fractions of the vehicle box: where its rear or front plate can be
+    "motorbike": (0.0, 0.35, 1.0, 1.0),   # under the seat / tail light, or on the front fork; a rider fills the top
+    "bicycle": (0.0, 0.35, 1.0, 1.0),
+    "car": (0.0, 0.3, 1.0, 1.0),          # bumper level, front or rear
+    "truck": (0.0, 0.3, 1.0, 1.0),
+    "bus": (0.0, 0.3, 1.0, 1.0),
+}
+MIN_REGION_WIDTH_PX = 24
+"""A plate region narrower than this cannot hold a readable plate: it is not read at all."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,16 @@ class PlateReading:
     plate: PlateText | None = None
     quad: np.ndarray | None = None
     raw_rows: list[str] = field(default_factory=list)
+    row_chars: list[list[CharChoices]] = field(default_factory=list, repr=False)
+    """The recogniser's characters, with alternatives, of the rows the best plate was read from."""
+    frames: int = 1
+    """Crops read for this reading (more than one for a track, `read_track`)."""
+    agreed: int = 1
+    """Of those, how many read the same plate on their own (0 when unread)."""
+    best_frame: int = 0
+    """Index of the crop the plate reads best in (its close-up is the evidence); ``quad`` is in it."""
+    unreadable: str | None = None
+    """Why the plate was not read at all, when it was not: ``"plate too small"`` (`MIN_ROW_HEIGHT_PX`)."""
 
     @property
     def read(self) -> bool:
@@ -88,6 +112,9 @@ class PlateReading:
             "plate_colour": self.colour,
             "plate_province": self.plate.province.current if self.plate else None,
             "plate_province_code": self.plate.province.code if self.plate else None,
+            "plate_frames": self.frames,
+            "plate_frames_agreed": self.agreed,
+            "plate_unreadable": self.unreadable,
         }
 
 
@@ -174,7 +201,7 @@ class RapidOCRPlateReader:
         return retry if retry.confidence > reading.confidence else reading
 
     def _text_hypotheses(self, crop: np.ndarray) -> list[Hypothesis]:
-        return from_text_lines(self.models.detect(crop, side=self.config.det_side))
+        return from_text_lines(self.models.detect(crop, side=self.config.det_side), crop)
 
     def _read(self, crop: np.ndarray, hyps: list[Hypothesis]) -> PlateReading:
         # every distinct row is recognised once, in one batch
@@ -202,7 +229,9 @@ class RapidOCRPlateReader:
             return PlateReading(text=None, confidence=0.0, raw_rows=raw)
         plate, score, hyp = ranked[0]
         colour, colour_conf = classify_colour(plate_closeup(crop, hyp.outline))
-        accepted = score >= self.config.min_confidence
+        row_height = min(_quad_height(q) for q in hyp.rows)
+        too_small = row_height < MIN_ROW_HEIGHT_PX
+        accepted = score >= self.config.min_confidence and not too_small
         return PlateReading(
             text=plate.text if accepted else None,
             confidence=score,
@@ -212,7 +241,45 @@ class RapidOCRPlateReader:
             plate=plate if accepted else None,
             quad=hyp.outline,
             raw_rows=[raw[index[q.tobytes()]] for q in hyp.rows],
+            row_chars=[rows[index[q.tobytes()]] for q in hyp.rows],
+            agreed=1 if accepted else 0,
+            unreadable="plate too small" if too_small else None,
         )
+
+
+def _quad_height(quad: np.ndarray) -> float:
+    q = np.asarray(quad, np.float32)
+    return float((np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2)
+
+
+def plate_region(
+    box: Sequence[float], class_name: str | None, frame_shape: Sequence[int]
+) -> tuple[int, int, int, int]:
+    """Where the plate of the vehicle in ``box`` (x1, y1, x2, y2) can be: the part of the box at bumper
+    or fork level (`PLATE_REGION`, by the detector's class; the whole box for other classes), clipped
+    to the frame, in integer pixels."""
+    h, w = int(frame_shape[0]), int(frame_shape[1])
+    x1, y1, x2, y2 = (float(v) for v in box)
+    fl, ft, fr, fb = PLATE_REGION.get(class_name or "", (0.0, 0.0, 1.0, 1.0))
+    bw, bh = x2 - x1, y2 - y1
+    rx1, ry1 = max(0, int(x1 + fl * bw)), max(0, int(y1 + ft * bh))
+    rx2, ry2 = min(w, int(np.ceil(x1 + fr * bw))), min(h, int(np.ceil(y1 + fb * bh)))
+    return rx1, ry1, max(rx1, rx2), max(ry1, ry2)
+
+
+def read_vehicle(
+    reader: PlateReader, frame: np.ndarray, box: Sequence[float], class_name: str | None = None
+) -> tuple[PlateReading, tuple[int, int]]:
+    """Read the plate of one detected vehicle: its plate region (`plate_region`), not the whole frame.
+
+    Returns the reading and the region's top-left corner (``reading.quad`` is relative to it).
+    A region narrower than `MIN_REGION_WIDTH_PX` or too small to crop is not read: it comes back
+    unread with ``unreadable="plate too small"``.
+    """
+    x1, y1, x2, y2 = plate_region(box, class_name, frame.shape)
+    if x2 - x1 < MIN_REGION_WIDTH_PX or y2 - y1 < MIN_CROP_SIDE:
+        return PlateReading(text=None, confidence=0.0, agreed=0, unreadable="plate too small"), (x1, y1)
+    return reader.read(frame[y1:y2, x1:x2]), (x1, y1)
 
 def plate_closeup(crop: np.ndarray, quad: np.ndarray, *, grow: tuple[float, float] = (1.1, 1.35)) -> np.ndarray:
     """The plate straightened out of ``crop``: its text ``quad`` grown by ``grow`` (x, y), for colour and evidence.
@@ -240,41 +307,127 @@ def build_plate_reader(config: RapidOCRPlateReaderConfig | dict[str, Any] | None
     raise TypeError(f"no plate reader for config {type(config).__name__}")
 
 
-def read_track(
-    reader: PlateReader, crops: Sequence[np.ndarray], *, k: int = 3, min_confidence: float | None = None
-) -> PlateReading:
-    """Read the ``k`` best crops of one track and vote over them.
+def _split_row(row: Sequence[CharChoices]) -> tuple[list[CharChoices], dict[int, float]]:
+    chars: list[CharChoices] = []
+    seps: dict[int, float] = {}
+    for c in row:
+        if c and c[0][0] in SEPARATORS:
+            seps[len(chars)] = seps.get(len(chars), 0.0) + sum(p for ch, p in c if ch in SEPARATORS)
+        elif c:
+            chars.append(c)
+    return chars, seps
 
-    Each text scores the mean of its confidences over the crops in which some
-    plate was read (a crop where the plate is hidden does not vote), so two
-    crops that disagree split their support and neither may pass
-    ``min_confidence`` (default: the reader's own). ``quad`` is in the
-    coordinates of the crop that read the winning text best.
+
+def fuse_rows(readings: Sequence[Sequence[Sequence[CharChoices]]]) -> list[list[CharChoices]]:
+    """Per character, the mean of the recogniser's alternatives over several reads of the same rows.
+
+    All readings must have the same number of rows and of characters per row (separators apart);
+    a separator counts with its mean probability (0 where a read did not see it).
     """
-    if min_confidence is None:  # the reader's own threshold
-        min_confidence = getattr(getattr(reader, "config", None), "min_confidence", 0.5)
-    if not crops:
-        return PlateReading(text=None, confidence=0.0)
-    chosen = best_frames(crops, k=k)
-    readings = [reader.read(crops[i]) for i in chosen]
-    voters = [r for r in readings if r.candidates]
+    n = len(readings)
+    fused: list[list[CharChoices]] = []
+    for rows in zip(*readings):
+        split = [_split_row(r) for r in rows]
+        length = len(split[0][0])
+        seps: dict[int, float] = {}
+        out: list[CharChoices] = []
+        for _chars, s in split:
+            for pos, p in s.items():
+                seps[pos] = seps.get(pos, 0.0) + p / n
+        for pos in range(length + 1):
+            if pos in seps:
+                out.append([("-", min(1.0, seps[pos]))])
+            if pos == length:
+                break
+            dist: dict[str, float] = {}
+            for chars, _s in split:
+                for ch, p in chars[pos]:
+                    dist[ch] = dist.get(ch, 0.0) + p / n
+            out.append(sorted(dist.items(), key=lambda kv: -kv[1])[:4])
+        fused.append(out)
+    return fused
+
+
+def combine_readings(
+    readings: Sequence[PlateReading], *, min_confidence: float = 0.5, top_k: int = 5
+) -> PlateReading:
+    """One plate from several readings of the same vehicle's plate (crops of several frames).
+
+    The readings whose rows have the same shape (characters per row) as most of the evidence are
+    fused character by character (`fuse_rows`: the mean of their alternatives) and corrected by the
+    grammar once; the confidence is the fused plate's score times the share of the readings' total
+    confidence that this shape holds, so frames that disagree (another shape, another plate) pull
+    it down instead of being outvoted silently. ``agreed`` counts the readings whose own best
+    candidate is the fused plate; ``candidates`` are the per-frame texts with their mean confidence
+    (what each frame saw, for the review desk), the fused plate first when it is read; the colour, ``quad`` and
+    ``best_frame`` are those of the reading that scores the plate highest.
+    """
+    if not readings:
+        return PlateReading(text=None, confidence=0.0, frames=0, agreed=0)
+    weight = [max(r.confidence, 1e-6) if r.row_chars else 0.0 for r in readings]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, r in enumerate(readings):
+        if r.row_chars:
+            shape = tuple(len(_split_row(row)[0]) for row in r.row_chars)
+            groups.setdefault(shape, []).append(i)
     votes: dict[str, float] = {}
+    voters = [r for r in readings if r.candidates]
     for r in voters:
         for c in r.candidates:
             votes[c.text] = votes.get(c.text, 0.0) + c.confidence / len(voters)
-    if not votes:
-        return PlateReading(text=None, confidence=0.0)
-    ranked = sorted(votes.items(), key=lambda kv: -kv[1])[:5]
-    text, conf = ranked[0]
-    source = max((r for r in readings if any(c.text == text for c in r.candidates)), key=lambda r: r.confidence)
+    fused_ranked: list[tuple[PlateText, float]] = []
+    if groups:
+        members = max(groups.values(), key=lambda idx: sum(weight[i] for i in idx))
+        share = sum(weight[i] for i in members) / sum(weight)
+        rows = fuse_rows([readings[i].row_chars for i in members])
+        layout = "one_row" if len(rows) == 1 else "two_row"
+        fused_ranked = [(p, s * share) for p, s in correct_rows(rows, top_k=top_k, allow_deletion=True, layout=layout)]
+    ranked = dict(sorted(votes.items(), key=lambda kv: -kv[1]))
+    if not ranked and not fused_ranked:
+        return PlateReading(text=None, confidence=0.0, frames=len(readings), agreed=0)
+    text, conf = (fused_ranked[0][0].text, fused_ranked[0][1]) if fused_ranked else next(iter(ranked.items()))
+    if conf >= min_confidence:  # the fused plate first; otherwise what the frames saw, for the review desk
+        ranked = {text: conf, **{t: v for t, v in ranked.items() if t != text}}
+    else:
+        ranked.setdefault(text, conf)
+    candidates = [PlateCandidate(t, round(c, 4)) for t, c in list(ranked.items())[:top_k]]
+    agreed = sum(1 for r in readings if r.candidates and r.candidates[0].text == text)
+
+    def support(i: int) -> float:
+        return max((c.confidence for c in readings[i].candidates if c.text == text), default=-1.0)
+
+    best = max(range(len(readings)), key=lambda i: (support(i), readings[i].confidence))
+    source = readings[best]
     accepted = conf >= min_confidence
     return PlateReading(
         text=text if accepted else None,
         confidence=round(conf, 4),
-        candidates=[PlateCandidate(t, round(c, 4)) for t, c in ranked],
+        candidates=candidates,
         colour=source.colour,
         colour_confidence=source.colour_confidence,
         plate=parse_plate(text) if accepted else None,
         quad=source.quad,
         raw_rows=source.raw_rows,
+        row_chars=source.row_chars,
+        frames=len(readings),
+        agreed=agreed,
+        best_frame=best,
     )
+
+
+def read_track(
+    reader: PlateReader, crops: Sequence[np.ndarray], *, k: int = 5, min_confidence: float | None = None
+) -> PlateReading:
+    """Read the ``k`` sharpest, largest crops of one track and combine them (`combine_readings`).
+
+    ``best_frame`` is an index into ``crops``; ``quad`` is in that crop's coordinates.
+    ``min_confidence`` defaults to the reader's own threshold.
+    """
+    if min_confidence is None:  # the reader's own threshold
+        min_confidence = getattr(getattr(reader, "config", None), "min_confidence", 0.5)
+    if not crops:
+        return PlateReading(text=None, confidence=0.0, frames=0, agreed=0)
+    chosen = best_frames(crops, k=k)
+    reading = combine_readings([reader.read(crops[i]) for i in chosen], min_confidence=min_confidence)
+    reading.best_frame = chosen[reading.best_frame] if reading.frames else 0
+    return reading

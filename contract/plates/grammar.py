@@ -51,6 +51,10 @@ UNUSED_LETTERS = "IJOQW"
 SERIES_LETTERS = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in UNUSED_LETTERS)
 
 SPECIAL_SERIES: dict[str, str] = {
+    # Circular 79/2024/TT-BCA (in force since 1 January 2025) keeps the series of Circular 58/2020 and adds:
+    "MĐ": "xe máy điện (electric motorbikes and mopeds): 29-MĐ1 123.45",
+    "TĐ": "xe cơ giới sản xuất, lắp ráp trong nước được phép thí điểm (domestic vehicles under a pilot scheme)",
+    "HC": "xe cơ giới hoạt động trong phạm vi hạn chế (vehicles restricted to an area)",
     "LD": "doanh nghiệp có vốn nước ngoài, xe thuê của nước ngoài (foreign-invested enterprises, leased foreign vehicles)",
     "KT": "doanh nghiệp quân đội làm kinh tế (economic enterprises of the army)",
     "NG": "xe của cơ quan đại diện ngoại giao (diplomatic missions)",
@@ -61,7 +65,12 @@ SPECIAL_SERIES: dict[str, str] = {
     "MK": "máy kéo (tractors)",
 }
 
-SPECIAL_LETTERS = "".join(sorted(set("".join(SPECIAL_SERIES))))
+ELECTRIC_SERIES = ("MĐ",)
+CAR_SPECIAL_SERIES = tuple(k for k in SPECIAL_SERIES if k not in ELECTRIC_SERIES)
+_ASCII = str.maketrans({"Đ": "D", "đ": "d"})
+"""The recogniser has no Đ: special series are matched in ASCII (MD) and written with Đ (MĐ)."""
+SPECIAL_BY_ASCII = {k.translate(_ASCII): k for k in SPECIAL_SERIES}
+SPECIAL_LETTERS = "".join(sorted(set("".join(SPECIAL_BY_ASCII))))
 
 # Position-based look-alikes: (replacement, weight). The recogniser's probability for a
 # character of the wrong class counts towards its look-alike times the weight: strong
@@ -78,12 +87,29 @@ TO_LETTER: dict[str, tuple[str, float]] = {
     "0": ("D", STRONG), "1": ("T", 0.4), "2": ("Z", STRONG), "4": ("A", 0.4), "5": ("S", STRONG),
     "6": ("G", STRONG), "7": ("T", 0.3), "8": ("B", STRONG), "3": ("B", 0.3),
     # letters never used in a series, read where a series letter belongs
-    "O": ("D", STRONG), "Q": ("D", 0.5), "W": ("V", 0.5), "I": ("T", 0.3), "J": ("U", 0.3),
+    "O": ("D", STRONG), "Q": ("D", 0.5), "W": ("M", 0.5), "I": ("T", 0.3), "J": ("U", 0.3),
 }
+"""A "W" (never a series letter) is mostly the plate font's splayed "M" (59-M1 read 59-W1 on real plates)."""
+TO_SPECIAL: dict[str, tuple[str, float]] = {"B": ("D", 0.5), "8": ("D", 0.4), "H": ("M", 0.3)}
+"""Extra look-alikes where a special series letter belongs: the Đ of MĐ (its bar makes it a B or an 8)."""
+FONT_CONFUSIONS: tuple[tuple[str, str], ...] = (("1", "7"),)
+"""Digits the plate typeface makes the recogniser confuse: where both are alternatives, the likelier
+one keeps only its margin over the other (p_win - p_lose, never below p_lose), the other its own.
+
+The plate font's "1" carries a long flag at its top, which the recogniser (trained on print) reads
+as "7" with "1" second (0.66 / 0.32 on a real plate), while a real "7" can come out 0.56 / 0.44: no
+reweighting tells the two apart, so a reading that hesitates between them must not be confident.
+A confident "7" or "1" (the other under a few per cent) keeps its score; a doubtful one falls under
+the threshold (unread on one frame; a track's frames settle it, `analytics.plates.reader.combine_readings`)."""
 BORDER_LOOKALIKES = "1IL"
 EDGE_DELETION_PRIOR = 0.7
 """Score kept at least when a first or last '1', 'I' or 'L' of a row is dropped: the plate's border
-stroke. Any other dropped character keeps 1 - its probability, so a confident character stays."""
+stroke. Any other dropped character keeps 1 - its probability of being a plate character (a mark the
+recogniser calls a non-plate symbol is dropped almost for free), so a confident character stays."""
+MOPED_PRIOR = 0.5
+"""Weight of the two-letter moped series (29-AA 123.45) against the letter-digit series (29-A1):
+mopeds up to 50 cc are a small share of two-wheelers, and a letter read where the series digit
+belongs (2/Z, 4/A, 1/L) must not tip a common plate into the rare format."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +126,8 @@ class Template:
     rows: tuple[str, ...]
     mask: str
     series_slice: slice
+    prior: float = 1.0
+    specials: tuple[str, ...] = ()
 
     @property
     def length(self) -> int:
@@ -109,18 +137,44 @@ class Template:
         it = iter(chars)
         return "".join(next(it) if m == "#" else m for m in self.mask)
 
+    def row_separators(self) -> tuple[frozenset[int], ...]:
+        """Per row, where a separator may stand inside it (counted in characters before it)."""
+        out, pos, start = [], 0, 0
+        seps = set()
+        for m in self.mask:
+            if m == "#":
+                pos += 1
+            else:
+                seps.add(pos)
+        for row in self.rows:
+            out.append(frozenset(p - start for p in seps if start < p < start + len(row)))
+            start += len(row)
+        return tuple(out)
+
+    def separators(self) -> frozenset[int]:
+        """Where a separator may stand in the characters of the whole plate, row break included."""
+        pos, seps = 0, {len(self.rows[0])}
+        for m in self.mask:
+            if m == "#":
+                pos += 1
+            else:
+                seps.add(pos)
+        return frozenset(seps)
+
 
 TEMPLATES: tuple[Template, ...] = (
     Template("car5", "one_row", "car", ("DDLDDDDD",), "###-###.##", slice(2, 3)),
     Template("car4", "one_row", "car", ("DDLDDDD",), "###-####", slice(2, 3)),
-    Template("car_special5", "one_row", "car", ("DDSSDDDDD",), "####-###.##", slice(2, 4)),
-    Template("car_special4", "one_row", "car", ("DDSSDDDD",), "####-####", slice(2, 4)),
+    Template("car_special5", "one_row", "car", ("DDSSDDDDD",), "####-###.##", slice(2, 4), specials=CAR_SPECIAL_SERIES),
+    Template("car_special4", "one_row", "car", ("DDSSDDDD",), "####-####", slice(2, 4), specials=CAR_SPECIAL_SERIES),
     Template("car_two_row5", "two_row", "car", ("DDL", "DDDDD"), "###-###.##", slice(2, 3)),
     Template("car_two_row4", "two_row", "car", ("DDL", "DDDD"), "###-####", slice(2, 3)),
     Template("moto5", "two_row", "motorbike", ("DDLD", "DDDDD"), "##-## ###.##", slice(2, 4)),
     Template("moto4", "two_row", "motorbike", ("DDLD", "DDDD"), "##-## ####", slice(2, 4)),
-    Template("moped5", "two_row", "motorbike", ("DDLL", "DDDDD"), "##-## ###.##", slice(2, 4)),
-    Template("moped4", "two_row", "motorbike", ("DDLL", "DDDD"), "##-## ####", slice(2, 4)),
+    Template("moped5", "two_row", "motorbike", ("DDLL", "DDDDD"), "##-## ###.##", slice(2, 4), prior=MOPED_PRIOR),
+    Template("moped4", "two_row", "motorbike", ("DDLL", "DDDD"), "##-## ####", slice(2, 4), prior=MOPED_PRIOR),
+    Template("electric5", "two_row", "motorbike", ("DDSSD", "DDDDD"), "##-### ###.##", slice(2, 5), specials=ELECTRIC_SERIES),
+    Template("electric4", "two_row", "motorbike", ("DDSSD", "DDDD"), "##-### ####", slice(2, 5), specials=ELECTRIC_SERIES),
 )
 _BY_NAME = {t.name: t for t in TEMPLATES}
 
@@ -147,7 +201,7 @@ class PlateText:
 
 
 def _clean(text: str) -> str:
-    return re.sub(r"[^0-9A-Z]", "", text.upper())
+    return re.sub(r"[^0-9A-Z]", "", text.upper().translate(_ASCII))
 
 
 def _violation(template: Template, chars: str) -> str | None:
@@ -161,8 +215,10 @@ def _violation(template: Template, chars: str) -> str | None:
             return f"series letter {ch} is not used on plates"
         if cls == "D" and ch == "0":
             return "series digit 0 is not used"
-    if "S" in classes and series not in SPECIAL_SERIES:
-        return f"two-letter car series {series} is not a special series"
+    if "S" in classes:
+        letters = "".join(ch for ch, cls in zip(series, classes) if cls == "S")
+        if SPECIAL_BY_ASCII.get(letters) not in template.specials:
+            return f"series {letters} is not a special series of this format"
     if set(chars[template.series_slice.stop :]) == {"0"}:
         return "serial number 0000 is not issued"
     return None
@@ -178,6 +234,11 @@ def _fits(template: Template, chars: str) -> bool:
 def _build(template: Template, chars: str) -> PlateText:
     province = province_for(chars[:2])
     assert province is not None
+    classes = "".join(template.rows)
+    letters = "".join(ch for ch, cls in zip(chars, classes) if cls == "S")
+    if letters:  # written as the circular writes it: MD -> MĐ
+        written = iter(SPECIAL_BY_ASCII[letters])
+        chars = "".join(next(written) if cls == "S" else ch for ch, cls in zip(chars, classes))
     series = chars[template.series_slice]
     number = chars[template.series_slice.stop :]
     return PlateText(
@@ -188,7 +249,7 @@ def _build(template: Template, chars: str) -> PlateText:
         province=province,
         series=series,
         number=number,
-        special=SPECIAL_SERIES.get(series),
+        special=SPECIAL_SERIES.get(SPECIAL_BY_ASCII.get(letters, "")) if letters else SPECIAL_SERIES.get(series),
     )
 
 
@@ -220,7 +281,7 @@ def parse_plate(text: str) -> PlateText:
     if not isinstance(text, str) or not text.strip():
         raise PlateFormatError("empty plate text")
     chars = _clean(text)
-    if re.search(r"[^0-9A-Za-z\s.\-/]", text):
+    if re.search(r"[^0-9A-Za-zĐđ\s.\-/]", text):
         raise PlateFormatError(f"{text!r}: only letters, digits, '-', '.', '/' and spaces belong on a plate")
     reasons = []
     for template in TEMPLATES:
@@ -253,7 +314,7 @@ def merge_rows(top: str, bottom: str) -> str:
 
 
 def _certain(row: str) -> list[list[tuple[str, float]]]:
-    return [[(c, 1.0)] for c in re.sub(r"[^0-9A-Z.\-]", "", row.upper())]
+    return [[(c, 1.0)] for c in re.sub(r"[^0-9A-Z.\-]", "", row.upper().translate(_ASCII))]
 
 
 def normalise(text: str) -> str:
@@ -276,7 +337,7 @@ def _position_choices(choices: CharChoices, cls: str, lookalikes: bool) -> list[
     """Alternatives of the wanted class at one position, best first (at most 3)."""
     want_digit = cls == "D"
     allowed = DIGITS if want_digit else SPECIAL_LETTERS if cls == "S" else SERIES_LETTERS
-    table = TO_DIGIT if want_digit else TO_LETTER
+    table = TO_DIGIT if want_digit else {**TO_LETTER, **TO_SPECIAL} if cls == "S" else TO_LETTER
     out: dict[str, float] = {}
     for ch, p in choices:
         if ch in allowed:
@@ -285,6 +346,12 @@ def _position_choices(choices: CharChoices, cls: str, lookalikes: bool) -> list[
             mapped, weight = table[ch]
             if mapped in allowed:
                 out[mapped] = out.get(mapped, 0.0) + p * weight
+    if lookalikes and want_digit:
+        for a, b in FONT_CONFUSIONS:
+            pa, pb = out.get(a, 0.0), out.get(b, 0.0)
+            if pa > 0.0 and pb > 0.0:
+                win, lose = (a, b) if pa >= pb else (b, a)
+                out[win] = max(out[lose], out[win] - out[lose])
     return sorted(((c, min(1.0, p)) for c, p in out.items()), key=lambda kv: -kv[1])[:3]
 
 
@@ -320,19 +387,67 @@ def _kbest(template: Template, flat: list[CharChoices], lookalikes: bool, k: int
     return found
 
 
-def _edge_deletions(row: list[CharChoices]) -> list[tuple[list[CharChoices], float]]:
+def _plate_mass(ch: CharChoices) -> float:
+    """Probability that a recognised character is a plate character at all (not a mark or a symbol)."""
+    return min(1.0, sum(p for c, p in ch if c in DIGITS or c in SERIES_LETTERS or c in UNUSED_LETTERS))
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A recognised row without its separators; ``seps`` are (characters before it, probability)."""
+
+    chars: tuple[CharChoices, ...]
+    seps: tuple[tuple[int, float], ...]
+
+    @classmethod
+    def of(cls, row: Sequence[CharChoices]) -> _Row:
+        chars: list[CharChoices] = []
+        seps: list[tuple[int, float]] = []
+        for c in row:
+            if not c:
+                continue
+            if c[0][0] in SEPARATORS:
+                seps.append((len(chars), sum(p for s, p in c if s in SEPARATORS)))
+            else:
+                chars.append(c)
+        return cls(tuple(chars), tuple(seps))
+
+    def without(self, i: int) -> _Row:
+        """The row with character ``i`` dropped (only the first or the last)."""
+        shift = 1 if i == 0 else 0
+        return _Row(self.chars[:i] + self.chars[i + 1 :], tuple((p - shift, q) for p, q in self.seps))
+
+    def misplaced(self, allowed: frozenset[int]) -> float:
+        """The factor for separators read inside the row where the format has none: 1 - their probability.
+
+        A "." before the last two digits rules out the dot-less 4-digit formats (a 5-digit number that
+        lost one digit would fit them), and a "-" after the province code rules out the two-row car
+        format (a motorbike top row "59-H1" that lost its last character would fit it as "59H"); a
+        dash read as "." where the format has a dash costs nothing, and neither does a mark at a row's end.
+        """
+        f = 1.0
+        for pos, p in self.seps:
+            if 0 < pos < len(self.chars) and pos not in allowed:
+                f *= max(0.0, 1.0 - p)
+        return f
+
+
+def _edge_deletions(row: _Row) -> list[tuple[_Row, float]]:
     """The row without its first or without its last character (a border or bolt read as text).
 
     Only the ends: dropping a character inside a row would turn an unreadable
-    5-digit number into a valid-looking 4-digit one.
+    5-digit number into a valid-looking 4-digit one. The cost is the character's probability of
+    being a plate character (a '1', 'I' or 'L' at a border keeps at least `EDGE_DELETION_PRIOR`).
     """
-    out: list[tuple[list[CharChoices], float]] = []
-    for i in {0, len(row) - 1}:
-        ch = row[i]
-        prior = max(1.0 - (ch[0][1] if ch else 0.0), 0.0)
-        if ch and ch[0][0] in BORDER_LOOKALIKES:
+    out: list[tuple[_Row, float]] = []
+    if len(row.chars) < 2:
+        return out
+    for i in sorted({0, len(row.chars) - 1}):
+        ch = row.chars[i]
+        prior = max(1.0 - _plate_mass(ch), 0.0)
+        if ch[0][0] in BORDER_LOOKALIKES:
             prior = max(prior, EDGE_DELETION_PRIOR)
-        out.append((row[:i] + row[i + 1 :], prior))
+        out.append((row.without(i), prior))
     return out
 
 
@@ -347,55 +462,56 @@ def correct_rows(
     """Grammar-constrained correction: the ``top_k`` valid plates for the recognised rows, best first.
 
     ``rows`` holds, per printed row, per character, the recogniser's alternatives;
-    separators (``-``, ``.``) may be included: they are dropped, and a read ``.``
-    counts against the formats without one (``29A-1234``) by its probability.
-    The score of a plate is the product of its characters' probabilities (look-alike
-    substitutions and deleted characters are penalised), so it reads as a confidence.
-    Without ``layout``, one row is also tried as a two-row plate split at each
-    template's row length; with it, only formats of that layout are tried.
+    separators (``-``, ``.``) may be included: they are structure, not characters, and one read
+    inside a row where a format has none counts against that format by its probability
+    (`_Row.misplaced`). The score of a plate is its format's prior times the product of its
+    characters' probabilities (look-alike substitutions and deleted characters are penalised),
+    so it reads as a confidence. Without ``layout``, one row is also tried as a two-row plate
+    split at each template's row length; with it, only formats of that layout are tried.
     """
-    # separators are structure, not characters; a confident '.' rules out the dot-less 4-digit formats,
-    # which a 5-digit plate with one digit lost by the recogniser would otherwise fit
-    dot = max((c[0][1] for r in rows for c in r if c and c[0][0] == "."), default=0.0)
-    rows = [kept for r in rows if (kept := [c for c in r if c and c[0][0] not in SEPARATORS])]
-    if not rows or len(rows) > 2:
+    parsed = [r for r in (_Row.of(r) for r in rows) if r.chars]
+    if not parsed or len(parsed) > 2:
         return []
-    results = _correct_variants([(rows, 1.0)], top_k, lookalikes, layout, dot)
+    results = _correct_variants([(parsed, 1.0)], top_k, lookalikes, layout)
     if not results and allow_deletion:
         # a repair, never a competitor: only rows that fit no format as read lose an end character
         variants = []
-        for i in range(len(rows)):
-            for smaller, prior in _edge_deletions(rows[i]):
-                variants.append(([*rows[:i], smaller, *rows[i + 1 :]], prior))
-        results = _correct_variants(variants, top_k, lookalikes, layout, dot)
+        for i in range(len(parsed)):
+            for smaller, prior in _edge_deletions(parsed[i]):
+                variants.append(([*parsed[:i], smaller, *parsed[i + 1 :]], prior))
+        results = _correct_variants(variants, top_k, lookalikes, layout)
     return sorted(results.values(), key=lambda ps: -ps[1])[:top_k]
 
 
 def _correct_variants(
-    variants: list[tuple[list[list[CharChoices]], float]],
+    variants: list[tuple[list[_Row], float]],
     top_k: int,
     lookalikes: bool,
     layout: Layout | None,
-    dot: float,
 ) -> dict[str, tuple[PlateText, float]]:
     results: dict[str, tuple[PlateText, float]] = {}
     for variant, prior in variants:
         if prior <= 0.0:
             continue
-        lengths = tuple(len(r) for r in variant)
-        flat = [c for r in variant for c in r]
+        lengths = tuple(len(r.chars) for r in variant)
+        flat = [c for r in variant for c in r.chars]
         for template in TEMPLATES:
             if layout is not None and template.layout != layout:
                 continue
             if len(variant) == 1:
                 if len(flat) != template.length:
                     continue
+                fit = variant[0].misplaced(template.separators())
             elif lengths != tuple(len(r) for r in template.rows):
                 continue
-            fits_dot = prior if "." in template.mask else prior * (1.0 - dot)
-            if fits_dot <= 0.0:
+            else:
+                fit = 1.0
+                for row, allowed in zip(variant, template.row_separators()):
+                    fit *= row.misplaced(allowed)
+            score = prior * template.prior * fit
+            if score <= 0.0:
                 continue
-            for plate, s in _kbest(template, flat, lookalikes, top_k, fits_dot):
+            for plate, s in _kbest(template, flat, lookalikes, top_k, score):
                 if s > results.get(plate.text, (None, -1.0))[1]:
                     results[plate.text] = (plate, s)
     return results
