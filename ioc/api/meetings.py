@@ -26,14 +26,13 @@ import hashlib
 import re
 import uuid
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, AsyncIterator, Literal
+from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, FastAPI, Path, Query, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import Field, model_validator
 
-from conferencing.camera_share import CameraShare, CameraShareManager
 from conferencing.exceptions import PermissionDenied as ConferencingPermissionDenied
 from conferencing.exceptions import RoomEnded
 from ioc.api.deps import AppSettings, CurrentUser, Db, PageUser
@@ -46,15 +45,21 @@ from ioc.exceptions import InvalidInput, NotFound, PermissionDenied
 from ioc.services import cameras, meetings, outbound, units, users
 from ioc.services.meetings import AttendanceReport, MeetingSpec
 
+if TYPE_CHECKING:
+    # aiortc and PyAV come with it: imported when the first share starts, never at hub import.
+    from conferencing.camera_share import CameraShareManager
+
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Camera shares are aiortc tasks of this process: they stop when the hub stops.
-    app.state.camera_shares = CameraShareManager()
+    # Camera shares are aiortc tasks of this process: they stop when the hub stops. The
+    # manager (and aiortc with it) exists only once a share was started (`_shares`).
+    app.state.camera_shares = None
     try:
         yield
     finally:
-        await app.state.camera_shares.stop_all()
+        if app.state.camera_shares is not None:
+            await app.state.camera_shares.stop_all()
 
 
 router = APIRouter(tags=["meetings"], lifespan=_lifespan)
@@ -95,9 +100,24 @@ class ShareRequest(ConfigModel):
         return self
 
 
-def _shares(request: Request) -> CameraShareManager:
+class _NoShares:
+    """Stands in for the manager while this process has started no share: nothing runs,
+    and listing or stopping does not load aiortc."""
+
+    def list(self, prefix: str = "") -> list[Any]:
+        return []
+
+    async def stop(self, key: str) -> bool:
+        return False
+
+
+def _shares(request: Request, *, create: bool = False) -> CameraShareManager | _NoShares:
     manager = getattr(request.app.state, "camera_shares", None)
-    if manager is None:  # app built without running the lifespan (should not happen under uvicorn)
+    if manager is None:
+        if not create:
+            return _NoShares()
+        from conferencing.camera_share import CameraShareManager  # first share of this process
+
         manager = request.app.state.camera_shares = CameraShareManager()
     return manager
 
@@ -272,7 +292,9 @@ async def share_camera(
         return again.relay_url, again.token
 
     key = f"{meeting_uuid}:{key_part}"
-    share = _shares(request).start(key, CameraShare(url, fresh_grant, label=label))
+    from conferencing.camera_share import CameraShare
+
+    share = _shares(request, create=True).start(key, CameraShare(url, fresh_grant, label=label))  # type: ignore[union-attr]
     await meetings.audit_share(db, user, meeting_uuid, action="meeting.share_camera", source=source_id, label=label)
     return {"key": key, "participant": grant.sub, "label": label, "state": share.status.state}
 

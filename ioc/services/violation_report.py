@@ -12,13 +12,12 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-
-from fpdf import FPDF
 
 from ioc.exceptions import ConfigError
 from ioc.services.violations import Violation
@@ -82,37 +81,45 @@ def vn_time(ts: datetime | None) -> str:
     return ts.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S") + " (giờ Việt Nam)"
 
 
-class _Report(FPDF):
-    def __init__(self) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self.add_font("DejaVu", "", str(_font_file("DejaVuSans.ttf")))
-        self.add_font("DejaVu", "B", str(_font_file("DejaVuSans-Bold.ttf")))
-        self.set_auto_page_break(auto=True, margin=15)
-        self.set_margins(15, 15, 15)
+@functools.cache
+def _report_class() -> type:
+    # fpdf imports Pillow and numpy: load them when a report is rendered, not in every hub
+    # process (the hub imports no media library, issue 13).
+    from fpdf import FPDF
 
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("DejaVu", "", 8)
-        self.cell(0, 6, f"Trang {self.page_no()}/{{nb}} — Trung tâm Điều hành Thông minh (IOC)", align="C")
+    class _Report(FPDF):
+        def __init__(self) -> None:
+            super().__init__(orientation="P", unit="mm", format="A4")
+            self.add_font("DejaVu", "", str(_font_file("DejaVuSans.ttf")))
+            self.add_font("DejaVu", "B", str(_font_file("DejaVuSans-Bold.ttf")))
+            self.set_auto_page_break(auto=True, margin=15)
+            self.set_margins(15, 15, 15)
 
-    def row(self, label: str, value: str, *, size: float = 10) -> None:
-        self.set_font("DejaVu", "B", 10)
-        self.cell(55, 6.5, label)
-        self.set_font("DejaVu", "", size)
-        self.multi_cell(0, 6.5, value or "—", new_x="LMARGIN", new_y="NEXT")
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("DejaVu", "", 8)
+            self.cell(0, 6, f"Trang {self.page_no()}/{{nb}} — Trung tâm Điều hành Thông minh (IOC)", align="C")
 
-    def heading(self, text: str) -> None:
-        self.ln(2)
-        self.set_font("DejaVu", "B", 12)
-        self.set_fill_color(230, 236, 245)
-        self.cell(0, 8, text, fill=True, new_x="LMARGIN", new_y="NEXT")
-        self.ln(1)
+        def row(self, label: str, value: str, *, size: float = 10) -> None:
+            self.set_font("DejaVu", "B", 10)
+            self.cell(55, 6.5, label)
+            self.set_font("DejaVu", "", size)
+            self.multi_cell(0, 6.5, value or "—", new_x="LMARGIN", new_y="NEXT")
+
+        def heading(self, text: str) -> None:
+            self.ln(2)
+            self.set_font("DejaVu", "B", 12)
+            self.set_fill_color(230, 236, 245)
+            self.cell(0, 8, text, fill=True, new_x="LMARGIN", new_y="NEXT")
+            self.ln(1)
+
+    return _Report
 
 
 def render_report(data: ReportData) -> bytes:
     """The PDF bytes of one violation report."""
     v = data.violation
-    pdf = _Report()
+    pdf = _report_class()()
     pdf.alias_nb_pages()
     pdf.set_title(f"Vi phạm {v.plate or ''} {v.event_id}")
     pdf.set_author("IOC")
