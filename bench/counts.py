@@ -243,7 +243,7 @@ def main() -> None:
         return
     body = "\n\n".join([
         "Stock YOLOX-Nano (`bench/_models.py:stock_yolox()`, product default detector config: full frame, "
-        "confidence 0.3, gate on, no tiling), `edge.replay.replay` with the site files `bench/sites/danang_lanes.yaml` "
+        "confidence 0.3, road-user fusion on, motion gate and tiling off), `edge.replay.replay` with the site files `bench/sites/danang_lanes.yaml` "
         "(detect 5 fps, replayed from frame 120: the first 4 s are hand-held drift) and "
         "`bench/sites/hcmc_junction.yaml` (detect 10 fps, every frame). A motorbike track is a confirmed track whose "
         f"voted class is `motorbike` in most of its analysed frames, with at least {args.min_points} points.",
@@ -254,6 +254,15 @@ def main() -> None:
         "right goes away):",
         markdown_table(["gate", "direction", "hand count (motorbikes)", "replay: motorbike",
                         "replay: motorbike + pedestrian + bicycle", "replay: all classes"], rows_lines),
+        "Junction gates (y=460; left road towards the camera, right away; not hand counted per direction, about "
+        "10-12 bikes cross the left one, see below): " + "; ".join(
+            f"{line} {d}: motorbike {c.get('motorbike', 0)}, all " + (", ".join(f"{k} {v}" for k, v in c.most_common()))
+            for line, by_dir in sorted(results["hcmc"].line_counts.items()) for d, c in sorted(by_dir.items())) + ".",
+        "By hand: `ioc edge replay bench/sites/danang_lanes.yaml --camera cam-dn-nga-ba-hue --source "
+        "../shared/data/vn/danang_lanes_480p.mp4 --from 120 --out DIR` (and `bench/sites/hcmc_junction.yaml --camera "
+        "cam-hcm-junction`) prints the same counts; the bench adds an overlay per analysed frame "
+        "(`var/bench/counts/NAME/frames/`, drawn from `replay(..., on_frame=...)`), each track's path "
+        "(`tracks.json`) and the crossings (`crossings.json`). Those images are of real footage: never committed.",
         FINDINGS,
     ])
     write_section("counts", "Counting and identity on real Vietnamese clips (Đà Nẵng, HCMC junction)", body)
