@@ -153,7 +153,7 @@ def start_hooks(hub_url: str, data_dir: Path, seed: DemoSeed, source: str | None
             handles.append(start(hub_url, seed.edge_token, data_dir, source, **kwargs))
         except Exception as exc:
             log.error("demo edge did not start: %s", exc)
-    relays = _optional("conferencing.demo")
+    relays = _optional("ioc.demo_relays")
     if relays is not None:
         start = relays.start_demo_relays
         try:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-# conferencing/demo.py is the hub's demo hook (it starts relays from the hub's data), not relay code.
+# The demo hook that starts relays from the hub's data lives in the hub (ioc/demo_relays.py).
 RELAY_MODULES = [
     "contract.tokens", "conferencing.exceptions", "conferencing.config", "conferencing.protocol",
     "conferencing.forwarding", "conferencing.media", "conferencing.room", "conferencing.server",

@@ -14,14 +14,14 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from conferencing.client import RelayClient
-from conferencing.demo import DEMO_UNITS, start_demo_relays
+from ioc.demo_relays import DEMO_UNITS, start_demo_relays
 from conferencing.pattern import colour_close, read_pattern
 from ioc.demo import UNITS
 from ioc.services import units
 from ioc.services.units import Unit
 from tests.ioc.conftest import Factory, Hub
 
-CHAIR_COLOUR = (20, 70, 160)  # conferencing/demo.py's chair test signal
+CHAIR_COLOUR = (20, 70, 160)  # ioc/demo_relays.py's chair test signal
 
 
 @pytest.mark.timeout(120)
