@@ -143,7 +143,7 @@ def train(cfg: TrainConfig, out: Path, progress: Callable[[str], None] = lambda 
              + ", ".join(f"{c} ({sum(s.camera == c for s in ds.samples)})" for c in ds.cameras)
              + (f"; dropped boxes of other classes: {ds.ignored}" if ds.ignored else ""))
     progress(f"training on {', '.join(cameras)} ({len(train_s)} images), held out {holdout} ({len(held)} images), "
-             f"input {cfg.input_hw[0]}x{cfg.input_hw[1]}, {cfg.epochs} epochs, batch {cfg.batch}, {cfg.threads} threads")
+             f"input {cfg.input_hw[0]}x{cfg.input_hw[1]}, {cfg.epochs} epochs, batch {cfg.batch}, {cfg.threads} thread(s)")
 
     def predict(tensor):
         with torch.no_grad():
