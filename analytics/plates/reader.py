@@ -51,8 +51,8 @@ the recogniser sees characters of about 12 px and fewer as blobs, so what it rea
 (real crops: docs/plates.md). Raise the camera's zoom, not the threshold."""
 PLATE_REGION: dict[str, tuple[float, float, float, float]] = {
     # (left, top, right, bottom) as fractions of the vehicle box: where its rear or front plate can be
-    "motorbike": (0.0, 0.35, 1.0, 1.0),   # under the seat / tail light, or on the front fork; a rider fills the top
-    "bicycle": (0.0, 0.35, 1.0, 1.0),
+    "motorbike": (0.0, 0.25, 1.0, 1.0),   # under the seat / tail light, or on the front fork; a rider fills the top
+    "bicycle": (0.0, 0.25, 1.0, 1.0),
     "car": (0.0, 0.3, 1.0, 1.0),          # bumper level, front or rear
     "truck": (0.0, 0.3, 1.0, 1.0),
     "bus": (0.0, 0.3, 1.0, 1.0),
@@ -198,7 +198,15 @@ class RapidOCRPlateReader:
             return reading
         # a second look with every row one character longer at both ends, for clipped first characters
         retry = self._read(crop, [widen(h) for h in hyps])
-        return retry if retry.confidence > reading.confidence else reading
+        if not retry.row_chars:
+            return reading
+        if not reading.row_chars:
+            return retry
+        # two looks at one plate: fused like two frames, so the second cannot win on a lucky guess
+        both = combine_readings([reading, retry], min_confidence=self.config.min_confidence, top_k=self.config.top_k)
+        both.frames, both.best_frame = 1, 0
+        both.agreed = 1 if both.read else 0
+        return both
 
     def _text_hypotheses(self, crop: np.ndarray) -> list[Hypothesis]:
         return from_text_lines(self.models.detect(crop, side=self.config.det_side), crop)

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -53,6 +53,12 @@ log = logging.getLogger(__name__)
 
 RETRIES = 3
 RETRY_DELAY_S = 5.0
+PLATE_FRAMES = 5
+"""Frames a violation's plate is read in: the violation's own and the ring's nearest to it."""
+PLATE_WINDOW_S = 1.0
+"""Ring frames at most this far from the violation frame are read (the vehicle is still near its box)."""
+PLATE_BOX_GROW = 0.15
+"""A ring frame's crop is the violation's vehicle box grown by this much on every side: the vehicle moved."""
 
 
 class FrameLike(Protocol):
@@ -139,6 +145,57 @@ def read_plate(reader: PlateReaderLike, image: np.ndarray, box: tuple[float, flo
     )
 
 
+def _ring_images(ring: ClipSource, mono: float, frame_width: int, n: int) -> list[tuple[np.ndarray, float]]:
+    """Up to ``n`` ring frames nearest to ``mono`` (within `PLATE_WINDOW_S`), decoded, each with its
+    scale against the violation frame (the ring may store frames narrower)."""
+    import cv2
+
+    near = sorted(ring.window(mono - PLATE_WINDOW_S, mono + PLATE_WINDOW_S), key=lambda f: abs(f.mono - mono))
+    out = []
+    for f in near:
+        if abs(f.mono - mono) < 1e-6:  # the violation frame itself is read at full resolution
+            continue
+        img = cv2.imdecode(np.frombuffer(f.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if img is not None:
+            out.append((img, img.shape[1] / float(frame_width)))
+        if len(out) >= n:
+            break
+    return out
+
+
+def read_plate_track(reader: PlateReaderLike, images: Sequence[np.ndarray], boxes: Sequence[tuple[float, float, float, float]],
+                     class_name: str | None = None, min_confidence: float | None = None) -> tuple[PlateEvidence, int, int, int]:
+    """Read the plate in several frames of one vehicle (``boxes[i]`` in ``images[i]``) and combine them
+    per character (`analytics.plates.reader.combine_readings`). With the detector's ``class_name``
+    only the box's plate region is read (`analytics.plates.reader.plate_region`).
+
+    Returns the evidence (its ``box`` in the pixels of the best frame), the index of that frame, the
+    number of frames read and how many of them read the plate on their own.
+    """
+    from analytics.plates.reader import combine_readings, plate_region
+
+    if min_confidence is None:
+        min_confidence = getattr(getattr(reader, "config", None), "min_confidence", 0.5)
+    readings, offsets = [], []
+    for index, (image, box) in enumerate(zip(images, boxes)):
+        x1, y1, x2, y2 = plate_region(box, class_name, image.shape)
+        if x2 - x1 < 8 or y2 - y1 < 8:
+            continue
+        readings.append(reader.read(image[y1:y2, x1:x2]))
+        offsets.append((x1, y1, index))
+    if not readings:
+        return PlateEvidence(text=None), 0, 0, 0
+    combined = combine_readings(readings, min_confidence=min_confidence)
+    x1, y1, frame_index = offsets[combined.best_frame]
+    plate_box = None
+    if combined.quad is not None:
+        q = np.asarray(combined.quad, dtype=np.float64).reshape(-1, 2)
+        plate_box = (x1 + q[:, 0].min(), y1 + q[:, 1].min(), x1 + q[:, 0].max(), y1 + q[:, 1].max())
+    evidence = PlateEvidence(text=combined.text, confidence=float(combined.confidence), colour=combined.colour,
+                             candidates=[(c.text, float(c.confidence)) for c in combined.candidates], box=plate_box)
+    return evidence, frame_index, combined.frames, combined.agreed
+
+
 @dataclass
 class FinishedViolation:
     """A violation whose evidence is complete: what the pipeline turns into one event."""
@@ -167,6 +224,7 @@ class _Waiting:
     read_plate: bool
     prepared: PendingEvidence | None = None
     attempts: int = 0
+    plate_frames: tuple[int, int] | None = None  # (frames read, frames that agreed)
 
 
 class ViolationEvidence:
@@ -214,17 +272,40 @@ class ViolationEvidence:
             self._waiting.append(item)
         return True
 
-    def _prepare(self, item: _Waiting) -> PendingEvidence:
+    def _prepare(self, item: _Waiting, ring: ClipSource | None = None) -> PendingEvidence:
         if item.prepared is None:
             request = item.request
             if item.read_plate:
                 try:
-                    request.plate = read_plate(self.plate_reader, request.frame, request.box)  # type: ignore[arg-type]
+                    self._read_plate(item, ring)
                 except Exception:  # a reader failure must not lose the violation: it goes on unread
                     log.exception("plate reading failed for %s on %s", request.type, item.camera_id)
                     request.plate = PlateEvidence(text=None)
             item.prepared = self.packager.prepare(request)
         return item.prepared
+
+    def _read_plate(self, item: _Waiting, ring: ClipSource | None) -> None:
+        """The plate read per track: the violation frame and the ring's nearest frames, combined; the
+        frame where it reads best becomes the evidence's plate frame."""
+        request = item.request
+        box = request.box
+        assert box is not None and self.plate_reader is not None
+        others = _ring_images(ring, request.mono, request.frame.shape[1], PLATE_FRAMES - 1) if ring is not None else []
+        if not others:
+            request.plate = read_plate(self.plate_reader, request.frame, box)
+            item.plate_frames = (1, 1 if request.plate.text else 0)
+            return
+        images, boxes = [request.frame], [box]
+        bw, bh = box[2] - box[0], box[3] - box[1]
+        for img, scale in others:
+            g = PLATE_BOX_GROW
+            images.append(img)
+            boxes.append(((box[0] - g * bw) * scale, (box[1] - g * bh) * scale,
+                          (box[2] + g * bw) * scale, (box[3] + g * bh) * scale))
+        request.plate, best, read, agreed = read_plate_track(self.plate_reader, images, boxes, item.hit.class_name)
+        if best:
+            request.plate_frame = images[best]
+        item.plate_frames = (read, agreed)
 
     def poll(self, now_mono: float, rings: ClipSource | dict[str, ClipSource] | None = None,
              *, force: bool = False) -> list[FinishedViolation]:
@@ -241,7 +322,7 @@ class ViolationEvidence:
             hit = item.hit
             ring = item.ring if item.ring is not None else rings.get(item.camera_id) if isinstance(rings, dict) else rings
             try:
-                package = self.packager.finish(self._prepare(item), ring)
+                package = self.packager.finish(self._prepare(item, ring), ring)
             except EvidenceError as exc:
                 # A full or failing disk: keep the violation (images are in memory) and try again.
                 item.attempts += 1
@@ -261,6 +342,8 @@ class ViolationEvidence:
                 payload.update({"plate": plate.text, "plate_confidence": round(plate.confidence, 3),
                                 "plate_candidates": [{"text": t, "confidence": round(c, 3)} for t, c in plate.candidates],
                                 "plate_colour": plate.colour})
+                if item.plate_frames is not None:
+                    payload.update({"plate_frames": item.plate_frames[0], "plate_frames_agreed": item.plate_frames[1]})
             payload.update(package.event_payload())
             done.append(FinishedViolation(item.request.event_id, hit, item.request.ts, package, payload))
         return done
