@@ -376,6 +376,22 @@ def tables(results: dict[str, dict[str, Result]], all_setups: list[Setup]) -> It
             yield title + "\n\n" + markdown_table(["config"] + CLASSES + ["ms/frame (512x288, 1 thread)"], rows)
 
 
+def summary(results: dict[str, dict[str, Result]]) -> str:
+    """Motorbike per camera: bare, default and the config with the best AP50 (strict and dont-care)."""
+    rows = []
+    for camera, res in results.items():
+        strict = {k: r.strict.figures(REPORT_CONFIDENCE, MIN_PRECISION)["motorbike"] for k, r in res.items()}
+        relaxed = {k: r.relaxed.figures(REPORT_CONFIDENCE, MIN_PRECISION)["motorbike"] for k, r in res.items()}
+        best = max(strict, key=lambda k: strict[k].ap50 or 0.0)
+        for key in dict.fromkeys(["bare", "default", best]):
+            f, g = strict[key], relaxed[key]
+            rows.append([camera, key + (" (best AP)" if key == best else ""), f"{fmt(f.recall)} / {fmt(f.precision)}",
+                         fmt(g.precision), fmt(f.ap50), fmt(g.ap50), fmt(f.recall_at_precision), fmt(g.recall_at_precision),
+                         f"{statistics.median(res[key].ms):.1f}"])
+    return markdown_table(["camera", "config", "recall / precision @0.3", "precision dont-care", "AP50", "AP50 dont-care",
+                           "recall @P>=0.9", "recall @P>=0.9 dont-care", "ms/frame"], rows)
+
+
 def main() -> None:
     global FINE_TUNED  # noqa: PLW0603 - fine_tuned() reads it
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -428,6 +444,8 @@ def main() -> None:
         "(iii) " + (f"Fine-tuned models were **not present** for cameras {', '.join(missing)} at the time of the run "
                     "(`var/bench-models/holdout-<camera>.onnx`); their rows are absent."
                     if missing else "Each fine-tuned model is measured on the one camera it was not trained on."),
+        "#### Motorbikes at a glance",
+        summary(results),
         *tables(results, all_setups),
         "#### Where the labelled motorbikes go (stock model, conf 0.3: `bare` boxes before fusion, `default` after)",
         "Share of the labelled motorbikes per outcome, checked in this order: *found* (a fused motorbike at IoU >= 0.5); "
