@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from conferencing.exceptions import TokenError
+from contract.backoff import Backoff
 from contract.tokens import issue_join_token
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ class AttendanceReporter:
             return None  # the hub will answer 401 and we retry; the log says why
 
     async def _run(self) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, 30.0)
         while True:
             if not self._queue:
                 self._wake.clear()
@@ -139,10 +140,9 @@ class AttendanceReporter:
                         logger.warning("hub refused attendance %s: %s %s", record, code, response.text[:200])
                     self._queue.popleft()
                     self.sent += 1
-                    delay = 0.5
+                    backoff.reset()
                     continue
-                logger.warning("hub attendance answered %s; retrying in %.1f s", code, delay)
+                logger.warning("hub attendance answered %s; retrying within %.1f s", code, backoff.cap_s)
             except httpx.HTTPError as exc:
-                logger.info("hub unreachable for attendance (%s); retrying in %.1f s", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+                logger.info("hub unreachable for attendance (%s); retrying within %.1f s", exc, backoff.cap_s)
+            await asyncio.sleep(backoff.next())

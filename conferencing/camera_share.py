@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from aiortc.contrib.media import MediaPlayer
 
+from contract.backoff import Backoff
 from conferencing.client import RelayClient
 from conferencing.exceptions import ConferencingError, MediaError, PermissionDenied, RoomEnded, SignallingError
 
@@ -139,7 +140,7 @@ class CameraShare:
             self.status.state = "stopped"
 
     async def _loop(self) -> None:
-        delay = self._retry[0]
+        backoff = Backoff(self._retry[0], max(self._retry[0], self._retry[1]))
         while not self._stop.is_set():
             started = time.monotonic()
             try:
@@ -158,11 +159,10 @@ class CameraShare:
             if self._stop.is_set():
                 break
             if time.monotonic() - started > 30:
-                delay = self._retry[0]  # it ran a while: the next failure is a fresh one
+                backoff.reset()  # it ran a while: the next failure is a fresh one
             self.status.state = "retrying"
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
-            delay = min(delay * 2, self._retry[1])
+                await asyncio.wait_for(self._stop.wait(), backoff.next())
 
     async def _publish_once(self) -> None:
         self.status.state = "connecting"

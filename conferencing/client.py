@@ -29,6 +29,7 @@ from aiortc import RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from contract.backoff import Backoff
 from conferencing.exceptions import CascadeError, SignallingError
 from conferencing.media import new_peer_connection, prefer_codecs
 
@@ -133,7 +134,7 @@ class RelayClient:
         await self._close_pc()
 
     async def _run(self) -> None:
-        delay = 0.25
+        backoff = Backoff(0.25, max(0.25, self.reconnect_max_s))
         while not self._stopping:
             started = time.monotonic()
             try:
@@ -154,9 +155,8 @@ class RelayClient:
             if self.ended or not self.reconnect or self._stopping:
                 return
             if time.monotonic() - started > 10:
-                delay = 0.25
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.reconnect_max_s)
+                backoff.reset()
+            await asyncio.sleep(backoff.next())
 
     async def _close_pc(self) -> None:
         pc, self.pc = self.pc, None

@@ -7,7 +7,9 @@ outbox; rejected ones are parked with the hub's reason (dead letters, counted in
 heartbeat's ``outbox_rejected``) and never resent, so one bad event blocks nothing
 behind it. A batch the hub answers with a 500 is sent again event by event: an event
 the hub fails on while accepting the others is parked the same way. Any failure
-leaves the batch in the outbox and waits 0.5 s, 1 s, 2 s ... up to ``backoff_max_s``.
+leaves the batch in the outbox and waits 0.5 s, 1 s, 2 s ... up to ``backoff_max_s``, each delay
+drawn between half and all of that (`contract.backoff`), so edges that lost the hub
+together do not come back in lockstep.
 Live events (younger than ``live_window_s``) go before the backlog so the wall stays
 current while a long outage drains; the backlog drains oldest first, so each camera's
 backlog reaches the hub in sequence order.
@@ -20,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from contract.backoff import Backoff
 from edge.exceptions import EdgeError, HubAuthError, HubError, HubRejected
 from edge.hub import HubClient
 from edge.outbox import Outbox, unstorable
@@ -176,7 +179,7 @@ class Delivery:
         self.stats.rejected += 1
 
     def _run(self) -> None:
-        backoff = self.backoff_initial_s
+        backoff = Backoff(self.backoff_initial_s, max(self.backoff_initial_s, self.backoff_max_s))
         while self.ready is not None and not self.ready.is_set():
             if self._stop.wait(0.2):
                 return
@@ -191,16 +194,15 @@ class Delivery:
                 log.exception("delivery failed unexpectedly")
                 self._failed(exc, "will retry")
             else:
-                backoff = self.backoff_initial_s
+                backoff.reset()
                 if self.stats.last_error is not None:
                     log.info("hub reachable again; outbox depth %d", self.outbox.depth())
                     self.stats.last_error = None
                 if sent == 0:
                     self.outbox.wait_for_change(1.0)  # woken at once by a new event
                 continue
-            if self._stop.wait(backoff):
+            if self._stop.wait(backoff.next()):
                 return
-            backoff = min(backoff * 2, self.backoff_max_s)
 
     def _failed(self, exc: Exception, hint: str) -> None:
         self.stats.failures += 1

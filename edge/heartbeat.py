@@ -15,6 +15,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from contract.backoff import Backoff
 from edge.exceptions import HubError
 from edge.hub import HubClient
 
@@ -57,7 +58,7 @@ class Heartbeat:
             self._thread.join(15)
 
     def _run(self) -> None:
-        delay = 0.5
+        backoff = Backoff(0.5, max(0.5, self.backoff_max_s))
         while not self._stop.is_set():
             try:
                 self.hub.put_cameras(self.cameras)
@@ -67,9 +68,8 @@ class Heartbeat:
                 break
             except HubError as exc:
                 self._note(f"camera declaration failed: {exc}")
-            if self._stop.wait(delay):
+            if self._stop.wait(backoff.next()):
                 return
-            delay = min(delay * 2, self.backoff_max_s)
         while not self._stop.is_set():
             try:
                 body = self.body()

@@ -4,7 +4,8 @@ The thread reads frames as fast as the source gives them and hands each one to e
 consumer's latest-frame slot (never a queue) and to synchronous sinks such as the ring
 buffer. When the source fails or stalls (no frame for ``stall_timeout_s``; FFmpeg's
 interrupt callback aborts a blocked read after that long) it closes the connection,
-reports ``offline`` once, and retries after 0.5 s, 1 s, 2 s, ... up to ``backoff_max_s``.
+reports ``offline`` once, and retries after 0.5 s, 1 s, 2 s, ... up to ``backoff_max_s`` (each
+delay jittered between half and all of that, `contract.backoff`).
 The first frame after a (re)connect reports ``online``. Status changes go to a callback:
 `video/` knows nothing about events; the edge worker turns them into ``camera.*`` events.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Literal
 
+from contract.backoff import Backoff
 from video.exceptions import SourceEnded, SourceError, redact
 from video.frame import Frame
 from video.slot import LatestSlot
@@ -136,7 +138,7 @@ class CameraStream:
                 log.exception("status callback of %s failed", self.name)
 
     def _run(self) -> None:
-        backoff = self.options.backoff_initial_s
+        backoff = Backoff(self.options.backoff_initial_s, max(self.options.backoff_initial_s, self.options.backoff_max_s))
         while not self._stop.is_set():
             try:
                 self._read_until_failure()
@@ -159,12 +161,12 @@ class CameraStream:
                     self._capture = None
             if self._got_frame_since_connect:
                 # It worked for a while: start the backoff again from the bottom.
-                backoff = self.options.backoff_initial_s
-            log.debug("camera %s: reconnect in %.1f s", self.name, backoff)
-            if self._stop.wait(backoff):
+                backoff.reset()
+            delay = backoff.next()
+            log.debug("camera %s: reconnect in %.1f s", self.name, delay)
+            if self._stop.wait(delay):
                 return
             self.reconnects += 1
-            backoff = min(backoff * 2, self.options.backoff_max_s)
 
     def _read_until_failure(self) -> None:
         self._got_frame_since_connect = False

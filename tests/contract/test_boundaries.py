@@ -10,7 +10,7 @@ import pytest
 
 PROJECT = ("ioc", "analytics", "edge", "video", "conferencing", "web", "bench")
 MODULES = ["contract", "contract.config", "contract.envelope", "contract.ids", "contract.evidence_verify", "contract.storable",
-           "contract.exceptions", "contract.tokens", "contract.plates.grammar", "contract.plates.provinces"]
+           "contract.exceptions", "contract.tokens", "contract.backoff", "contract.plates.grammar", "contract.plates.provinces"]
 
 
 @pytest.mark.parametrize("module", MODULES)
