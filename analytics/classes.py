@@ -64,9 +64,15 @@ FAMILIES: dict[str, str] = {
     "traffic_light": "signal",
     "motion": "motion",
 }
-"""Class families: a tracker never lets one track jump between families (a rider's box
-swapping to the car behind), while a scooter first seen as ``bicycle`` may become
-``motorbike`` by vote."""
+"""Class families: NMS never suppresses across families (a rider's box must not suppress the
+bike under it), while a pickup seen as both ``car`` and ``truck`` is one box."""
+
+TRACK_FAMILIES: dict[str, str] = FAMILIES | {"pedestrian": "two_wheeler"}
+"""Families the tracker keeps apart: a track never jumps between a two-wheeler and a
+four-wheeler (a rider's box swapping to the car behind). A pedestrian shares the
+two-wheelers' family here: a rider whose bike the model missed in one frame comes out as
+``pedestrian`` there, and must keep its track; its class is decided by vote
+(`analytics.rules.base.TrackHistory.class_id`)."""
 
 
 def canonical(name: str) -> str | None:

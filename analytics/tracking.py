@@ -9,8 +9,8 @@ In a pack of motorbikes, plain (buffered) IoU lets a lost track grab the neighbo
 its identity jumps to another citizen's bike, and a rule then blames the wrong rider. Two
 gates stop that, both applied through the library's own extension points:
 
-- **class family**: boxes of different families (two-wheeler, four-wheeler, pedestrian;
-  `analytics.classes.FAMILIES`) are moved far apart in the tracker's coordinates, so no
+- **class family**: boxes of different families (two-wheelers and pedestrians, four-wheelers;
+  `analytics.classes.TRACK_FAMILIES`) are moved far apart in the tracker's coordinates, so no
   association across families can have any overlap (the trick batched NMS uses);
 - **jump**: `GatedIoU` zeroes the similarity of a detection whose centre lies further from
   the track's Kalman-predicted centre than ``max_jump`` box sizes (width across, height along), or
@@ -28,14 +28,14 @@ import numpy as np
 from pydantic import Field
 from trackers.utils.iou import BIoU
 
-from analytics.classes import FAMILIES, class_name
+from analytics.classes import TRACK_FAMILIES, class_name
 from analytics.detections import Detections
 from contract import ConfigModel
 
 # Tracker coordinates of family k are shifted by k * _FAMILY_OFFSET px on x: no real frame
 # is that wide, so buffered boxes of two families can never overlap.
 _FAMILY_OFFSET = 1.0e5
-_FAMILY_INDEX = {name: i for i, name in enumerate(sorted(set(FAMILIES.values())))}
+_FAMILY_INDEX = {name: i for i, name in enumerate(sorted(set(TRACK_FAMILIES.values())))}
 
 
 class ByteTrackConfig(ConfigModel):
@@ -66,7 +66,7 @@ class ByteTrackConfig(ConfigModel):
         "prediction already carries the track's speed",
     )
     max_scale: float = Field(5.0, gt=1.0, le=20.0, description="an association that changes the box area more than this factor is refused (detections of one vehicle flicker by 3-4x in area on real highway footage)")
-    family_gate: bool = Field(True, description="never associate boxes of different class families (two-wheeler, four-wheeler, pedestrian)")
+    family_gate: bool = Field(True, description="never associate a two-wheeler (or pedestrian) box with a four-wheeler box")
 
 
 TrackerConfig = ByteTrackConfig
@@ -154,7 +154,7 @@ class Tracker:
     @staticmethod
     def _offsets(class_id: np.ndarray) -> np.ndarray:
         """Per box, the x shift of its family in tracker coordinates, as (N, 4) float64."""
-        families = [FAMILIES.get(class_name(c), "other") for c in np.asarray(class_id).tolist()]
+        families = [TRACK_FAMILIES.get(class_name(c), "other") for c in np.asarray(class_id).tolist()]
         x = np.array([_FAMILY_INDEX.get(f, len(_FAMILY_INDEX)) * _FAMILY_OFFSET for f in families], np.float64)
         return x[:, None] * np.array([1.0, 0.0, 1.0, 0.0])
 

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from analytics.classes import class_name
+from analytics.classes import CLASS_IDS, class_name
 from analytics.detections import Detections
 from analytics.geometry import Crossing, DirectedLine, Lane, Zone
 from contract import ConfigModel, Severity
@@ -102,6 +102,10 @@ class RuleHit:
             out["box"] = list(self.box)
         out.update(self.payload)
         return out
+
+
+_PEDESTRIAN = CLASS_IDS["pedestrian"]
+_TWO_WHEELERS = (CLASS_IDS["motorbike"], CLASS_IDS["bicycle"])
 
 
 @dataclass
@@ -175,8 +179,17 @@ class TrackHistory:
 
     @property
     def class_id(self) -> int:
-        """The class with the most confidence-weighted votes so far."""
-        return self._votes.most_common(1)[0][0] if self._votes else -1
+        """The class with the most confidence-weighted votes so far; a track mostly seen as
+        ``pedestrian`` but at least a quarter of the time as a two-wheeler is a rider whose
+        bike the model often missed: the two-wheeler wins (a walker is never boxed as a bike)."""
+        if not self._votes:
+            return -1
+        top = self._votes.most_common(1)[0][0]
+        if top == _PEDESTRIAN:
+            wheels = {c: v for c, v in self._votes.items() if c in _TWO_WHEELERS}
+            if wheels and sum(wheels.values()) >= 0.25 * sum(self._votes.values()):
+                return max(wheels, key=wheels.__getitem__)
+        return top
 
     @property
     def class_name(self) -> str:

@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from analytics.classes import CLASS_IDS, family_of
+from analytics.classes import CLASS_IDS, TRACK_FAMILIES, class_name
 from analytics.detections import Detections
 from analytics.detectors import YoloxConfig, build_detector
 from analytics.tracking import ByteTrackConfig, GatedIoU, Tracker
 
-MB, CAR = CLASS_IDS["motorbike"], CLASS_IDS["car"]
+MB, CAR, PED = CLASS_IDS["motorbike"], CLASS_IDS["car"], CLASS_IDS["pedestrian"]
 
 
 def step(tracker: Tracker, ts: float, boxes: list[tuple[float, float, float, float]], classes: list[int]) -> dict[int, int]:
@@ -37,6 +37,7 @@ def bike(x: float, y: float = 100.0, w: float = 20.0, h: float = 40.0) -> tuple[
     [
         ("steady walk on", bike(104), MB, True),
         ("a car box where the bike was", bike(102), CAR, False),
+        ("the rider alone where the bike was (fusion missed the bike)", bike(104), PED, True),
         ("a box 2 sizes away (the neighbour)", bike(150), MB, False),
         ("a box ten times larger", (90.0, 40.0, 155.0, 170.0), MB, False),
     ],
@@ -73,8 +74,22 @@ def test_real_junction_tracks_never_switch_family(shared_data: Path) -> None:
         out = tracker.update(detector.detect(frame), frames / 10.0)
         for tid, cls in zip(out.tracker_id.tolist(), out.class_id.tolist(), strict=True):
             if tid >= 0:
-                families.setdefault(tid, set()).add(family_of(cls))
+                families.setdefault(tid, set()).add(TRACK_FAMILIES[class_name(cls)])
         frames += 1
     assert frames == 30
     assert len(families) >= 10, "the junction is dense: many confirmed tracks expected"
     assert all(len(f) == 1 for f in families.values()), {t: f for t, f in families.items() if len(f) > 1}
+
+
+@pytest.mark.parametrize(("votes", "expect"), [
+    ([(PED, 0.9)] * 6 + [(MB, 0.6)] * 4, "motorbike"),      # a rider whose bike was seen 4 times in 10 (31 % of the weight)
+    ([(PED, 0.9)] * 9 + [(MB, 0.6)], "pedestrian"),          # one stray bike box does not make a walker a rider
+    ([(CAR, 0.8)] * 3 + [(CLASS_IDS["truck"], 0.5)] * 2, "car"),
+])
+def test_class_vote(votes: list[tuple[int, float]], expect: str) -> None:
+    from analytics.rules.base import TrackHistory
+
+    h = TrackHistory(1, 0.0, 0.0)
+    for i, (cls, conf) in enumerate(votes):
+        h.add(i * 0.2, np.array([100.0, 200.0]), np.array([90, 160, 110, 200]), cls, conf)
+    assert h.class_name == expect
