@@ -18,6 +18,9 @@ from ioc.broker import FanOut, LiveMessage
 from ioc.settings import Settings
 from tests.ioc.conftest import EdgeLogin, Factory, Hub, start_hub, stop_hub
 
+# Resume reads the events hypertable by rx_seq: run on plain PostgreSQL and on TimescaleDB.
+pytestmark = pytest.mark.both_databases
+
 
 def _ws(hub: Hub, token: str, **params: str) -> str:
     return hub.ws_url(f"/ws/events?{urlencode({'token': token} | params)}")
