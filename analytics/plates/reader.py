@@ -356,6 +356,32 @@ def fuse_rows(readings: Sequence[Sequence[Sequence[CharChoices]]]) -> list[list[
     return fused
 
 
+def _top_chars(reading: PlateReading) -> str:
+    return "".join(c[0][0] for row in reading.row_chars for c in _split_row(row)[0])
+
+
+def _consistent(readings: Sequence[PlateReading], members: list[int]) -> list[int]:
+    """The members whose characters differ from the per-position majority in at most a quarter of
+    the positions (at least one): the others read another plate (another vehicle, a sticker) and
+    must not be averaged into this one."""
+    if len(members) < 3:
+        tops = [_top_chars(readings[i]) for i in members]
+        if len(members) == 2 and sum(a != b for a, b in zip(*tops)) > max(1, len(tops[0]) // 4):
+            return [max(members, key=lambda i: readings[i].confidence)]
+        return members
+    tops = {i: _top_chars(readings[i]) for i in members}
+    length = len(next(iter(tops.values())))
+    majority = ""
+    for pos in range(length):
+        counts: dict[str, float] = {}
+        for i, t in tops.items():
+            counts[t[pos]] = counts.get(t[pos], 0.0) + readings[i].confidence + 1e-6
+        majority += max(counts, key=counts.get)
+    limit = max(1, length // 4)
+    kept = [i for i in members if sum(a != b for a, b in zip(tops[i], majority)) <= limit]
+    return kept or [max(members, key=lambda i: readings[i].confidence)]
+
+
 def combine_readings(
     readings: Sequence[PlateReading], *, min_confidence: float = 0.5, top_k: int = 5
 ) -> PlateReading:
@@ -386,6 +412,7 @@ def combine_readings(
     fused_ranked: list[tuple[PlateText, float]] = []
     if groups:
         members = max(groups.values(), key=lambda idx: sum(weight[i] for i in idx))
+        members = _consistent(readings, members)
         share = sum(weight[i] for i in members) / sum(weight)
         rows = fuse_rows([readings[i].row_chars for i in members])
         layout = "one_row" if len(rows) == 1 else "two_row"

@@ -173,10 +173,13 @@ def test_new_special_series_parse() -> None:
 
 
 def test_per_track_reading_on_real_crops(reader: RapidOCRPlateReader) -> None:
-    # two crops of plates with the same shape and different text: no plate, both kept as candidates
+    # two crops of plates with the same shape and different text: not averaged into a third plate;
+    # the likelier keeps about half its confidence (the other frame is against it), one frame agrees
     a, b = reader.read(_crop("1xemay1566")), reader.read(_crop("8xemay1199"))
     combined = combine_readings([a, b])
-    assert combined.text is None and combined.frames == 2
+    assert combined.frames == 2 and combined.agreed <= 1
+    assert combined.confidence <= 0.6 * max(a.confidence, b.confidence)
+    assert {c.text for c in combined.candidates} >= {a.candidates[0].text, b.candidates[0].text}
     # the same crop seen three times agrees with itself, and says so
     same = read_track(reader, [_crop("ndata154")] * 3, k=3)
     assert same.text == "29-MĐ1 212.30" and same.frames == 3 and same.agreed == 3
