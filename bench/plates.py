@@ -308,12 +308,15 @@ def tally(records: list[RealRecord], threshold: float) -> dict[str, list[int]]:
 
 
 def choose_threshold(records: list[RealRecord], budget: float = WRONG_BUDGET) -> float:
-    """The lowest threshold (steps of 0.05) at which wrong reads, cut plates included, are at most
-    ``budget`` of the crops of ``records``."""
-    for t in np.arange(0.3, 0.96, 0.05):
-        wrong = sum(outcome(r, float(t)) == "wrong" for r in records)
-        if wrong <= budget * len(records):
-            return round(float(t), 2)
+    """The lowest threshold (steps of 0.05) at which wrong reads, cut plates included, stay within
+    ``budget`` of the crops of ``records`` with one plate to spare (on 136 tune crops one wrong read
+    is already 0.7 %, so the budget leaves none), at that threshold and every higher one."""
+    allowed = max(0.0, budget * len(records) - 1)
+    steps = [round(float(t), 2) for t in np.arange(0.3, 0.96, 0.05)]
+    ok = [sum(outcome(r, t) == "wrong" for r in records) <= allowed for t in steps]
+    for i, t in enumerate(steps):
+        if all(ok[i:]):
+            return t
     return 0.95
 
 
@@ -351,7 +354,8 @@ def video_track(reader: RapidOCRPlateReader, path: Path, *, every: int = 5, k: i
     detector = None
     model = DATA / "yolox_nano.onnx"
     if model.exists():
-        detector = YoloxDetector(YoloxConfig(model=model, providers=["CPUExecutionProvider"], intra_op_threads=1))
+        classes = Path(__file__).resolve().parent.parent / "edge" / "classmaps" / "coco80.json"
+        detector = YoloxDetector(YoloxConfig(model=model, class_map=classes, providers=["CPUExecutionProvider"], intra_op_threads=1))
     cap = cv2.VideoCapture(str(path))
     crops, boxed, i = [], 0, 0
     t = time.process_time()
@@ -395,6 +399,13 @@ def real_section(args: argparse.Namespace, models) -> tuple[list[str], float]:
     plates = [r for r in records if r.crop.truth]
     groups = tally(records, default)
     order = ["all (plates)", "one-row", "two-row", "HCMC one-row car", "HCMC two-row motorbike", "Hà Nội mixed", "cut or covered"]
+    for key in order:
+        if key in groups:
+            print(key, groups[key])
+    for t in (0.5, 0.6, 0.7, 0.8):
+        print("threshold", t, "tune", tally(tune, t).get("all (plates)"), "test", tally(test, t).get("all (plates)"),
+              "cut", tally(records, t).get("cut or covered"))
+    print("chosen on tune:", chosen)
     stock, stock_ms = stock_real(crops) if args.baseline else ({}, float("nan"))
     print(f"stock RapidOCR on real crops: {stock.get('all (plates)')} at {stock_ms:.0f} ms")
 
@@ -432,7 +443,9 @@ def real_section(args: argparse.Namespace, models) -> tuple[list[str], float]:
         f"Threshold trade-off. Tuned on the HCMC crops whose names start with 1–3 ({len(tune)} crops), "
         f"measured on the rest ({len(test)}: HCMC 4–13 and all Hà Nội crops, another city). "
         f"Wrong reads are counted over all crops of the split, cut plates included; the lowest threshold "
-        f"with at most {WRONG_BUDGET:.0%} wrong reads on the tune split is {chosen}:",
+        f"with at most {WRONG_BUDGET:.0%} wrong reads on the tune split, one plate to spare (so none on its "
+        f"{len(tune)} crops), is {chosen}: the default. Rows marked as the readings of a reader run at the default; "
+        f"away from it the retry of a widened row would run at another threshold, so they are approximate:",
         "",
         markdown_table(["min_confidence", "tune exact", "tune wrong", "test exact", "test wrong", "all exact", "all wrong"], sweep_rows),
     ]

@@ -1,7 +1,7 @@
 """Licence plates: find, read and validate Vietnamese plates in vehicle crops.
 
     from analytics.plates import build_plate_reader, read_track
-    reader = build_plate_reader({"type": "rapidocr", "min_confidence": 0.5})
+    reader = build_plate_reader({"type": "rapidocr"})   # min_confidence 0.7 by default
     reading = reader.read(vehicle_crop)        # PlateReading; text None when unread
     event_payload.update(reading.to_payload())
 

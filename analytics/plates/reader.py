@@ -129,7 +129,9 @@ class RapidOCRPlateReaderConfig(ConfigModel):
 
     type: Literal["rapidocr"] = "rapidocr"
     min_confidence: float = Field(
-        0.5, ge=0.0, le=1.0, description="a plate whose best reading scores less is reported unread"
+        0.7, ge=0.0, le=1.0,
+        description="a plate whose best reading scores less is reported unread (0.7: no wrong read on the "
+        "real crops it was tuned on, docs/benchmarks.md)",
     )
     top_k: int = Field(5, ge=1, le=20, description="how many candidate readings to keep")
     det_side: int = Field(

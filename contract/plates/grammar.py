@@ -92,21 +92,23 @@ TO_LETTER: dict[str, tuple[str, float]] = {
 """A "W" (never a series letter) is mostly the plate font's splayed "M" (59-M1 read 59-W1 on real plates)."""
 TO_SPECIAL: dict[str, tuple[str, float]] = {"B": ("D", 0.5), "8": ("D", 0.4), "H": ("M", 0.3)}
 """Extra look-alikes where a special series letter belongs: the Đ of MĐ (its bar makes it a B or an 8)."""
-FONT_CONFUSIONS: tuple[tuple[str, str], ...] = (("1", "7"),)
-"""Digits the plate typeface makes the recogniser confuse: where both are alternatives, the likelier
-one keeps only its margin over the other (p_win - p_lose, never below p_lose), the other its own.
+FONT_CONFUSIONS: tuple[tuple[str, str], ...] = (("7", "1"),)
+"""(read, meant): the plate typeface makes the recogniser read ``meant`` as ``read``. Where ``read``
+wins with ``meant`` among its alternatives, it keeps only its margin over ``meant`` (never below it).
 
 The plate font's "1" carries a long flag at its top, which the recogniser (trained on print) reads
-as "7" with "1" second (0.66 / 0.32 on a real plate), while a real "7" can come out 0.56 / 0.44: no
-reweighting tells the two apart, so a reading that hesitates between them must not be confident.
-A confident "7" or "1" (the other under a few per cent) keeps its score; a doubtful one falls under
-the threshold (unread on one frame; a track's frames settle it, `analytics.plates.reader.combine_readings`)."""
+as "7" with "1" second (0.66 / 0.32 and 0.81 / 0.15 on real "1"s), while a real "7" can come out
+0.56 / 0.44: no reweighting tells those apart, so a "7" with a "1" behind it must not be confident.
+A confident "7" (the "1" under a few per cent) keeps its score, and so does a "1" that wins: on the
+real crops a winning "1" with a "7" behind it (0.71 / 0.26, 0.63 / 0.36) was always a "1". A doubtful
+"7" falls under the threshold (unread on one frame; a track's frames settle it,
+`analytics.plates.reader.combine_readings`)."""
 BORDER_LOOKALIKES = "1IL"
 EDGE_DELETION_PRIOR = 0.7
 """Score kept at least when a first or last '1', 'I' or 'L' of a row is dropped: the plate's border
 stroke. Any other dropped character keeps 1 - its probability of being a plate character (a mark the
 recogniser calls a non-plate symbol is dropped almost for free), so a confident character stays."""
-MOPED_PRIOR = 0.5
+MOPED_PRIOR = 0.7
 """Weight of the two-letter moped series (29-AA 123.45) against the letter-digit series (29-A1):
 mopeds up to 50 cc are a small share of two-wheelers, and a letter read where the series digit
 belongs (2/Z, 4/A, 1/L) must not tip a common plate into the rare format."""
@@ -347,11 +349,10 @@ def _position_choices(choices: CharChoices, cls: str, lookalikes: bool) -> list[
             if mapped in allowed:
                 out[mapped] = out.get(mapped, 0.0) + p * weight
     if lookalikes and want_digit:
-        for a, b in FONT_CONFUSIONS:
-            pa, pb = out.get(a, 0.0), out.get(b, 0.0)
-            if pa > 0.0 and pb > 0.0:
-                win, lose = (a, b) if pa >= pb else (b, a)
-                out[win] = max(out[lose], out[win] - out[lose])
+        for read, meant in FONT_CONFUSIONS:
+            pr, pm = out.get(read, 0.0), out.get(meant, 0.0)
+            if pm > 0.0 and pr > pm:
+                out[read] = max(pm, pr - pm)
     return sorted(((c, min(1.0, p)) for c, p in out.items()), key=lambda kv: -kv[1])[:3]
 
 
