@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -110,7 +111,7 @@ async def upgrade(
                 applied.append(migration.version)
             if folder == MIGRATIONS_DIR:
                 # 002 warns about a missing preload itself when it runs.
-                await _timescale(conn, None if 2 in applied else warn)
+                await _timescale(conn, warn, quiet=2 in applied)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied
@@ -130,7 +131,7 @@ async def _apply(conn: psycopg.AsyncConnection, migration: Migration) -> None:
         raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
 
 
-async def _timescale(conn: psycopg.AsyncConnection, warn: Callable[[str], None] | None) -> None:
+async def _timescale(conn: psycopg.AsyncConnection, warn: Callable[[str], None], *, quiet: bool) -> None:
     """Create TimescaleDB when the server now offers it preloaded, then run timescale.sql."""
     cur = await conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS created,"
@@ -142,7 +143,7 @@ async def _timescale(conn: psycopg.AsyncConnection, warn: Callable[[str], None] 
         if not available:
             return
         if not preloaded:
-            if warn:
+            if not quiet:
                 warn("timescaledb is installed but not in shared_preload_libraries; the database stays on plain"
                      " PostgreSQL. Add shared_preload_libraries = 'timescaledb' to postgresql.conf, restart the"
                      " server and run `ioc db upgrade` again to convert")
@@ -157,10 +158,24 @@ async def _timescale(conn: psycopg.AsyncConnection, warn: Callable[[str], None] 
     try:
         async with conn.transaction():
             await conn.execute(TIMESCALE_SQL.read_text(encoding="utf-8").encode(), prepare=False)
-        if converting:
-            # A continuous aggregate created over existing rows reads only rows after them in
-            # real time until it is refreshed (measured on 2.28: 2 of 600 counted), and a
-            # refresh cannot run inside a transaction: do the first one here, now.
-            await conn.execute("CALL refresh_continuous_aggregate('event_counts_5m', NULL, now() - INTERVAL '5 minutes')")
     except psycopg.Error as exc:
         raise MigrationError(f"timescale.sql failed: {exc}") from exc
+    if converting:
+        # A continuous aggregate created over existing rows reads only rows after them in
+        # real time until it is refreshed (measured on 2.28: 2 of 600 counted), and a
+        # refresh cannot run inside a transaction: do the first one here, now.
+        await _first_refresh(conn, warn)
+
+
+async def _first_refresh(conn: psycopg.AsyncConnection, warn: Callable[[str], None]) -> None:
+    """Materialise the history of a converted database, unless the server's scheduler is
+    already doing it (its policy job may start the moment timescale.sql commits)."""
+    for _ in range(50):
+        try:
+            await conn.execute("CALL refresh_continuous_aggregate('event_counts_5m', NULL, now() - INTERVAL '5 minutes')")
+            return
+        except psycopg.errors.LockNotAvailable:  # a concurrent refresh of the same range
+            await asyncio.sleep(0.2)
+        except psycopg.Error as exc:
+            raise MigrationError(f"first refresh of event_counts_5m failed: {exc}") from exc
+    warn("event_counts_5m: the policy job is refreshing it; stats count older events once that run ends")

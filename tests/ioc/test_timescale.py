@@ -54,6 +54,7 @@ async def tsdb() -> AsyncIterator[psycopg.AsyncConnection]:
     try:
         await upgrade(url)
         async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+            await _pause_scheduler(conn)
             yield conn
     finally:
         await _drop(admin, url)
@@ -68,6 +69,26 @@ async def _job(conn: psycopg.AsyncConnection, proc: str, table: str | None = Non
     rows = await (await conn.execute(q, params)).fetchall()
     assert len(rows) == 1, (proc, table, rows)
     return rows[0]["job_id"]
+
+
+async def _pause_scheduler(conn: psycopg.AsyncConnection) -> None:
+    """Take the database's jobs off the server's scheduler, so that a test decides when a
+    policy runs (a background run between two statements of a test would race it)."""
+    await conn.execute("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs"
+                       " WHERE job_id >= 1000 AND scheduled")
+
+
+async def _run_job(conn: psycopg.AsyncConnection, job: int) -> None:
+    """`CALL run_job`, as the scheduler would; waits out a background run of the same
+    policy that started before `_pause_scheduler`."""
+    await _pause_scheduler(conn)
+    for _ in range(100):
+        try:
+            await conn.execute("CALL run_job(%s)", (job,))
+            return
+        except psycopg.errors.LockNotAvailable:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job} stayed locked by a concurrent refresh for 10 s")
 
 
 async def _tree(conn: psycopg.AsyncConnection) -> tuple[str, list[str]]:
@@ -134,7 +155,8 @@ async def test_layout(tsdb: psycopg.AsyncConnection) -> None:
     jobs = await (await tsdb.execute(
         "SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY 1, 2")).fetchall()
     by = {(j["proc_name"], j["hypertable_name"]): j["config"] for j in jobs}
-    assert by[("policy_refresh_continuous_aggregate", "event_counts_5m")]["start_offset"] is None
+    refresh = by[("policy_refresh_continuous_aggregate", "event_counts_5m")]
+    assert refresh["start_offset"] is None and refresh["buckets_per_batch"] == 288
     assert by[("ioc_events_retention", None)] == {"drop_after": "400 days"}
     assert ("policy_retention", "events") not in by  # the stock one drops held violations
     assert ("policy_retention", "metrics") in by
@@ -150,12 +172,12 @@ async def test_stats_equal_group_by_after_refresh_and_late_events(tsdb: psycopg.
     await _insert(tsdb, communes, 29 * DAY, timedelta(minutes=1), 3000)
     refresh = await _job(tsdb, "policy_refresh_continuous_aggregate", "event_counts_5m")
     before = await _check_stats(tsdb, province)           # real time: all from the raw table
-    await tsdb.execute("CALL run_job(%s)", (refresh,))
+    await _run_job(tsdb, refresh)
     after = await _check_stats(tsdb, province)            # materialised (was 957 / 957 for 7 / 30 days)
     assert after == before and before[30] == 3000
     # An edge replays its outbox after an outage: events 3 days old arrive now.
     await _insert(tsdb, communes, 3 * DAY + timedelta(hours=1), 3 * DAY, 200)
-    await tsdb.execute("CALL run_job(%s)", (refresh,))
+    await _run_job(tsdb, refresh)
     late = await _check_stats(tsdb, province)
     assert late[7] == after[7] + 200 and late[30] == 3200 and late[1] == after[1]
     # And events newer than the watermark are counted at once, before any refresh.
@@ -171,14 +193,14 @@ async def test_database_with_the_old_two_day_policy_is_repaired_by_upgrade(tsdb:
     await tsdb.execute("SELECT remove_continuous_aggregate_policy('event_counts_5m')")
     await tsdb.execute("SELECT add_continuous_aggregate_policy('event_counts_5m', start_offset => INTERVAL '2 days',"
                        " end_offset => INTERVAL '5 minutes', schedule_interval => INTERVAL '5 minutes')")
-    await tsdb.execute("CALL run_job(%s)", (await _job(tsdb, "policy_refresh_continuous_aggregate", "event_counts_5m"),))
+    await _run_job(tsdb, await _job(tsdb, "policy_refresh_continuous_aggregate", "event_counts_5m"))
     with pytest.raises(AssertionError):
         await _check_stats(tsdb, province)                # the fault of issue 13: old days vanish
     got = await event_service.stats(tsdb, province, datetime.now(timezone.utc) - 30 * DAY, datetime.now(timezone.utc))
     assert got["total"] < 3000 * 3 / 29                  # about two days' worth of 29
     name = (await (await tsdb.execute("SELECT current_database() AS d")).fetchone())["d"]
     await upgrade(with_database(server_url("timescaledb"), name))
-    await tsdb.execute("CALL run_job(%s)", (await _job(tsdb, "policy_refresh_continuous_aggregate", "event_counts_5m"),))
+    await _run_job(tsdb, await _job(tsdb, "policy_refresh_continuous_aggregate", "event_counts_5m"))
     assert (await _check_stats(tsdb, province))[30] == 3000
 
 
@@ -207,7 +229,7 @@ async def test_retention_keeps_violations_under_review_or_confirmed(tsdb: psycop
                  " AND range_end > now() - INTERVAL '410 days' AND range_start < now() - INTERVAL '410 days' + INTERVAL '6 hours'")
     assert (await (await tsdb.execute(plain_day)).fetchone())["n"] >= 1
 
-    await tsdb.execute("CALL run_job(%s)", (await _job(tsdb, "ioc_events_retention"),))
+    await _run_job(tsdb, await _job(tsdb, "ioc_events_retention"))
 
     kept = {r["id"] for r in await (await tsdb.execute(
         "SELECT id FROM events WHERE ts < now() - INTERVAL '400 days'")).fetchall()}
@@ -316,11 +338,12 @@ async def test_not_preloaded_falls_back_then_converts_when_preloaded(private_ser
     assert await upgrade(url, on_warning=warnings.append) == []
     assert any("converting events and metrics" in w for w in warnings), warnings
     async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        await _pause_scheduler(conn)
         hyper = await (await conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1")).fetchall()
         assert [r["hypertable_name"] for r in hyper] == ["events", "metrics"]
         assert (await (await conn.execute("SELECT count(*) AS n FROM events")).fetchone())["n"] == 600
         totals = await _check_stats(conn, province)
-        await conn.execute("CALL run_job(%s)", (await _job(conn, "policy_refresh_continuous_aggregate", "event_counts_5m"),))
+        await _run_job(conn, await _job(conn, "policy_refresh_continuous_aggregate", "event_counts_5m"))
         assert await _check_stats(conn, province) == totals and totals[30] == 600
         # Ingest still makes violations on the hypertable (the row trigger survived).
         await _insert(conn, communes, DAY, DAY - timedelta(minutes=5), 9, type_="traffic.red_light",
