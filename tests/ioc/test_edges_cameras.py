@@ -11,6 +11,7 @@ import secrets
 from datetime import datetime, timezone
 from typing import AsyncIterator
 
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
@@ -19,6 +20,9 @@ from websockets.asyncio.client import connect
 
 from tests.conftest import free_port
 from tests.ioc.conftest import Factory, Hub
+
+# KPI samples upsert into the metrics hypertable: run on plain PostgreSQL and on TimescaleDB.
+pytestmark = pytest.mark.both_databases
 
 
 def _cams(*pairs: tuple[str, str]) -> dict:

@@ -19,6 +19,9 @@ import pytest
 
 from tests.ioc.conftest import EdgeLogin, Factory, Hub
 
+# Ingest writes the events hypertable: run on plain PostgreSQL and on TimescaleDB.
+pytestmark = pytest.mark.both_databases
+
 DEEP = '{"a":' * 500 + "1" + "}" * 500
 
 # (name, JSON text of the payload, or a callable(event JSON text) -> JSON text, words of the reason)
