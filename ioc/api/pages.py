@@ -15,14 +15,18 @@ Example::
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
+from functools import lru_cache
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ioc.api.deps import SESSION_COOKIE, PageUser
+import web
+from ioc.api.deps import SESSION_COOKIE, CurrentUser, Db, PageUser
 from ioc.api.templating import templates
 from ioc.services.violations import REVIEW_ROLES
 from ioc.services.users import User
@@ -213,3 +217,62 @@ def nav_links(role: str) -> list[dict[str, str]]:
     if role in REVIEW_ROLES:
         links.append({"key": "review", "href": "/review", "label": "nav.review"})
     return links
+
+
+# ---------------------------------------------------------------- map outline
+
+OUTLINES_FILE: Final = web.TEMPLATES_DIR.parent / "geo" / "provinces.json"
+
+
+def province_key(name: str) -> str:
+    """A province name without diacritics, case or "Tỉnh"/"Thành phố"/"TP" prefix, so
+    a unit named "Thành phố Hồ Chí Minh" finds the outline "Hồ Chí Minh".
+
+    >>> province_key("Thành phố Hồ Chí Minh")
+    'ho chi minh'
+    >>> province_key("Khánh Hòa") == province_key("Khánh Hoà")
+    True
+    """
+    text = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn").lower().strip()
+    for prefix in ("thanh pho ", "tinh ", "tp. ", "tp "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=1)
+def _outlines() -> dict[str, dict[str, Any]]:
+    try:
+        doc = json.loads(OUTLINES_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {p["key"]: p for p in doc.get("provinces", [])}
+
+
+@router.get("/api/v1/map/outline", tags=["map"], summary="Outline of your province(s) for the wall's map")
+async def map_outline(user: CurrentUser, db: Db) -> dict[str, Any]:
+    """The simplified outline (lon/lat rings) of each province the user's unit lies in
+    or holds: a commune user gets their own province only, a national user all of those
+    below them. Provinces are the units of level `province` (or a root unit, whatever its
+    level), matched to the shipped outlines by name (`province_key`)."""
+    cur = await db.execute(
+        "SELECT u.code, u.name FROM units u, units me WHERE me.code = %(unit)s"
+        " AND (u.level = 'province' OR u.parent_code IS NULL)"
+        " AND (u.code = ANY(me.ancestors) OR %(unit)s = ANY(u.ancestors)) ORDER BY u.code",
+        {"unit": user.unit},
+    )
+    outlines = _outlines()
+    provinces = []
+    for row in await cur.fetchall():
+        outline = outlines.get(province_key(row["name"]))
+        if outline is not None and all(p["unit"] != row["code"] for p in provinces):
+            provinces.append({"unit": row["code"], "name": row["name"], "bbox": outline["bbox"],
+                              "rings": outline["rings"]})
+    if provinces:
+        bbox = [min(p["bbox"][0] for p in provinces), min(p["bbox"][1] for p in provinces),
+                max(p["bbox"][2] for p in provinces), max(p["bbox"][3] for p in provinces)]
+    else:
+        bbox = None
+    return {"provinces": provinces, "bbox": bbox,
+            "attribution": "provinces_2025.geojson, MIT, Copyright (c) 2025 Talia Cao"}

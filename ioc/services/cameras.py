@@ -34,6 +34,7 @@ class CameraDecl(BaseModel):
     unit: str = Field(pattern=CODE_PATTERN)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
+    enabled: bool = Field(True, description="false: declared but not opened (shown as disabled on the wall)")
 
 
 class CameraStatus(BaseModel):
@@ -57,12 +58,13 @@ class Camera(BaseModel):
     lat: float | None
     lon: float | None
     edge: str | None
+    enabled: bool = True
     status: Literal["unknown", "online", "offline"]
     last_seen: datetime | None
     stats: dict[str, Any]
 
 
-_COLUMNS = "c.id, c.name, c.unit, c.lat, c.lon, c.edge, c.status, c.last_seen, c.stats"
+_COLUMNS = "c.id, c.name, c.unit, c.lat, c.lon, c.edge, c.enabled, c.status, c.last_seen, c.stats"
 # A camera whose edge stopped sending heartbeats is offline, whatever it last reported.
 _STATUS = (
     "CASE WHEN c.status = 'online' AND (c.last_seen IS NULL OR c.last_seen < now() - make_interval(secs => %(stale)s))"
@@ -93,10 +95,11 @@ async def declare(conn: AsyncConnection, edge: Edge, cameras: list[CameraDecl]) 
             raise Conflict(f"camera {taken[0]['id']!r} belongs to edge {taken[0]['edge']!r}")
         for cam in cameras:
             await conn.execute(
-                "INSERT INTO cameras (id, name, unit, lat, lon, edge) VALUES (%s, %s, %s, %s, %s, %s)"
+                "INSERT INTO cameras (id, name, unit, lat, lon, edge, enabled) VALUES (%s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, unit = EXCLUDED.unit,"
-                " lat = EXCLUDED.lat, lon = EXCLUDED.lon, edge = EXCLUDED.edge, updated_at = now()",
-                (cam.id, cam.name, cam.unit, cam.lat, cam.lon, edge.id),
+                " lat = EXCLUDED.lat, lon = EXCLUDED.lon, edge = EXCLUDED.edge, enabled = EXCLUDED.enabled,"
+                " updated_at = now()",
+                (cam.id, cam.name, cam.unit, cam.lat, cam.lon, edge.id, cam.enabled),
             )
     return ids
 

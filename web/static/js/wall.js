@@ -43,7 +43,7 @@
       if (key === "plate") detail.append(el("span", { className: "plate", text: value }));
       else detail.append(el("span", { className: "muted", text: key + ": " + value }));
     }
-    const node = el("li", { className: "ev", dataset: { id: ev.id, severity: sev, type: ev.type } },
+    const node = el("li", { className: "ev", dataset: { id: ev.id, severity: sev, type: ev.type, camera: ev.camera || "" } },
       el("div", { className: "ev-type", text: typeLabel(ev.type), title: ev.type }),
       el("div", { className: "ev-time", text: fmtTime(ev.ts) }),
       el("div", { className: "ev-where", text: where }),
@@ -172,7 +172,8 @@
   function renderCamera(entry) {
     const cam = entry.data;
     const { parts, node } = entry;
-    const status = cam.status === "online" || cam.status === "offline" ? cam.status : "unknown";
+    const status = cam.enabled === false ? "disabled"
+      : cam.status === "online" || cam.status === "offline" ? cam.status : "unknown";
     node.dataset.status = status;
     parts.name.textContent = cam.name || cam.id;
     parts.name.title = [cam.id, cam.unit].filter(Boolean).join(" · ");
@@ -213,6 +214,7 @@
     }
     entry.data = { ...entry.data, ...cam };
     renderCamera(entry);
+    renderMarkers();
   }
 
   function renderCameraSummary() {
@@ -247,6 +249,154 @@
       upsertCamera(update);
     }
     renderCameraSummary();
+  }
+
+  /* ---------------- map ---------------- */
+
+  // SVG is built with createElementNS and a fixed list of attributes: like el(), no
+  // data ever reaches an attribute that could run script.
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const SVG_ATTRS = new Set(["viewBox", "d", "cx", "cy", "r", "preserveAspectRatio", "role", "aria-label"]);
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null) continue;
+      if (key === "className") node.setAttribute("class", value);
+      else if (key === "dataset") Object.assign(node.dataset, value);
+      else if (key === "title") node.append(Object.assign(document.createElementNS(SVG_NS, "title"), { textContent: String(value) }));
+      else if (SVG_ATTRS.has(key)) node.setAttribute(key, String(value));
+      else throw new Error("svg(): attribute not allowed: " + key);
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  }
+
+  const ALARM_WINDOW_MS = 10 * 60 * 1000; // a marker pulses for 10 min after an open alarm
+  const mapState = { outline: null, project: null, layer: null, markers: new Map(), alarms: new Map() };
+
+  /** Equirectangular projection fitted to the bounding box, x scaled by cos(latitude). */
+  function projection(bbox, width) {
+    const [x0, y0, x1, y1] = bbox;
+    const k = Math.cos(((y0 + y1) / 2) * Math.PI / 180);
+    const scale = width / Math.max((x1 - x0) * k, 1e-6);
+    const height = Math.max((y1 - y0) * scale, 1);
+    return { width, height, xy: (lon, lat) => [(lon - x0) * k * scale, (y1 - lat) * scale] };
+  }
+
+  /** The province's box; when the cameras all sit in a small part of it (a city's
+      cameras in a merged province), their neighbourhood instead, so markers do not pile
+      up in one dot. The outline is clipped by the SVG then. */
+  function viewBox(bbox) {
+    let [x0, y0, x1, y1] = bbox;
+    const cams = [...state.cameras.values()].map((c) => c.data).filter((c) => typeof c.lat === "number" && typeof c.lon === "number");
+    if (cams.length) {
+      let [cx0, cy0, cx1, cy1] = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const c of cams) { cx0 = Math.min(cx0, c.lon); cx1 = Math.max(cx1, c.lon); cy0 = Math.min(cy0, c.lat); cy1 = Math.max(cy1, c.lat); }
+      const span = Math.max(cx1 - cx0, cy1 - cy0, 0.05) * 1.6;
+      if (span < Math.max(x1 - x0, y1 - y0) * 0.5) {
+        const mx = (cx0 + cx1) / 2, my = (cy0 + cy1) / 2;
+        [x0, y0, x1, y1] = [mx - span, my - span * 0.6, mx + span, my + span * 0.6];
+      }
+    }
+    const pad = Math.max(x1 - x0, y1 - y0) * 0.03;
+    return [x0 - pad, y0 - pad, x1 + pad, y1 + pad];
+  }
+
+  async function loadMap() {
+    const body = await api("/api/v1/map/outline");
+    const box = $("map");
+    clear(box);
+    if (!body || !body.bbox || !body.provinces.length) {
+      box.append(el("div", { className: "empty", id: "map-empty", text: t("map.no_outline") }));
+      mapState.outline = null;
+      return;
+    }
+    const project = projection(viewBox(body.bbox), 1000);
+    const f = (n) => n.toFixed(1);
+    const root = svg("svg", { className: "map-svg", viewBox: `0 0 1000 ${f(project.height)}`,
+      preserveAspectRatio: "xMidYMid meet", role: "img", "aria-label": t("wall.map") });
+    for (const province of body.provinces) {
+      const d = province.rings.map((ring) => "M" + ring.map(([lon, lat]) => project.xy(lon, lat).map(f).join(" ")).join("L") + "Z").join("");
+      root.append(svg("path", { className: "map-province", d, dataset: { unit: province.unit }, title: province.name }));
+    }
+    mapState.layer = svg("g", {});
+    root.append(mapState.layer);
+    box.append(root);
+    mapState.outline = body;
+    mapState.project = project;
+    mapState.markers.clear();
+    $("map-meta").textContent = body.provinces.map((p) => p.name).join(", ");
+    renderMarkers();
+  }
+
+  function markerState(cam) {
+    if (cam.enabled === false) return "disabled";
+    const alarm = mapState.alarms.get(cam.id);
+    if (alarm && Date.now() - alarm.at < ALARM_WINDOW_MS) return "alarm";
+    return cam.status === "online" || cam.status === "offline" ? cam.status : "unknown";
+  }
+
+  function renderMarkers() {
+    if (!mapState.project) return;
+    let missing = 0;
+    for (const [id, entry] of state.cameras) {
+      const cam = entry.data;
+      if (typeof cam.lat !== "number" || typeof cam.lon !== "number") { missing += 1; continue; }
+      let node = mapState.markers.get(id);
+      const [x, y] = mapState.project.xy(cam.lon, cam.lat);
+      if (!node) {
+        node = svg("circle", { className: "map-marker", r: 16, dataset: { camera: id }, title: cam.name || id });
+        node.addEventListener("click", () => focusCamera(id));
+        mapState.markers.set(id, node);
+        mapState.layer.append(node);
+      }
+      node.setAttribute("cx", x.toFixed(1));
+      node.setAttribute("cy", y.toFixed(1));
+      const st = markerState(cam);
+      node.dataset.state = st;
+      const alarm = mapState.alarms.get(id);
+      node.dataset.severity = st === "alarm" && alarm ? alarm.severity : "";
+    }
+    if (missing) $("map-meta").textContent = t("map.no_position", { n: missing });
+  }
+
+  /** A new warning/critical event makes its camera's marker pulse; resolved or
+      acknowledged everywhere, it calms down. */
+  function mapAlarm(ev) {
+    if (!ev.camera || (ev.severity !== "critical" && ev.severity !== "warning")) return;
+    const at = new Date(ev.ts).getTime();
+    if (Number.isNaN(at) || Date.now() - at > ALARM_WINDOW_MS) return;
+    const prev = mapState.alarms.get(ev.camera);
+    const severity = prev && prev.severity === "critical" ? "critical" : ev.severity;
+    mapState.alarms.set(ev.camera, { at: Math.max(at, prev ? prev.at : 0), severity, ids: new Set([...(prev ? prev.ids : []), ev.id]) });
+    renderMarkers();
+  }
+
+  function mapClear(eventId) {
+    for (const [camera, alarm] of mapState.alarms) {
+      alarm.ids.delete(eventId);
+      if (!alarm.ids.size) mapState.alarms.delete(camera);
+    }
+    renderMarkers();
+  }
+
+  let focusTimer = null;
+  /** Click on a marker: that camera's tile (and its events in the feed) stand out. */
+  function focusCamera(id) {
+    const entry = state.cameras.get(id);
+    document.querySelectorAll(".cam.focused, .ev.focused, .map-marker.focused").forEach((n) => n.classList.remove("focused"));
+    if (!entry) return;
+    entry.node.classList.add("focused");
+    entry.node.scrollIntoView({ block: "nearest" });
+    const marker = mapState.markers.get(id);
+    if (marker) marker.classList.add("focused");
+    for (const node of state.feedNodes.values()) if (node.dataset.camera === id) node.classList.add("focused");
+    state.focused = id;
+    clearTimeout(focusTimer);
+    focusTimer = setTimeout(() => {
+      document.querySelectorAll(".focused").forEach((n) => n.classList.remove("focused"));
+      state.focused = null;
+    }, 15000);
   }
 
   /* ---------------- KPIs ---------------- */
@@ -334,13 +484,16 @@
     const body = await api(withQuery("/api/v1/events", { limit: 40, ...eventQuery }));
     const items = (body && body.items) || [];
     // The API answers newest first; add oldest first so each insert lands on top.
-    for (const ev of items.slice().reverse()) addToFeed(ev, false);
+    for (const ev of items.slice().reverse()) {
+      if (addToFeed(ev, false) && !ev.ack_by) mapAlarm(ev);
+    }
     return items.length ? items[0].id : null;
   }
 
   function onEvent(ev) {
     if (!wantsType(ev.type) || !addToFeed(ev, true)) return;
     countEvent(ev);
+    if (!ev.ack_by) mapAlarm(ev);
     if (ev.severity === "critical") {
       state.beeper.alarm();
       document.body.classList.remove("alarm");
@@ -381,6 +534,7 @@
       case "system.acknowledged": {
         const node = state.feedNodes.get(msg.id);
         if (node) markAcknowledged(node, msg.by);
+        mapClear(msg.id);
         break;
       }
       case "system.camera_status": onCameraStatus(msg); break;
@@ -417,6 +571,7 @@
       loadMeetings(),
     ];
     await loadCameras().catch(unavailable("cameras-empty")); // first, so the feed can name cameras
+    loads.push(loadMap().catch(unavailable("map-empty"))); // fitted to the cameras
     let newest = null;
     try { newest = await loadRecentEvents(); } catch (err) { unavailable("feed-empty")(err); }
     await Promise.all(loads);
