@@ -19,7 +19,7 @@ from ioc.api.roles import Acknowledger
 from ioc.broker import LiveMessage
 from contract.envelope import Event
 from ioc.exceptions import InvalidInput, MalformedBody, PermissionDenied, TooLarge
-from ioc.services import audit, events, evidence_arrival, units
+from ioc.services import alarms, audit, events, evidence_arrival, units
 from ioc.services.edges import Edge
 from ioc.services.events import EventFilter, IngestResult
 
@@ -175,24 +175,79 @@ async def get_events(
         since=since, until=until, q=q, plate=plate, acknowledged=acknowledged,
     )
     items, next_cursor = await events.search(db, flt, limit=limit, cursor=cursor)
-    return EventPage(items=items, next_cursor=next_cursor)
+    return EventPage(items=await alarms.attach(db, items), next_cursor=next_cursor)
 
 
 @router.get("/events/{event_id}", summary="One event in your units")
 async def get_event(event_id: uuid.UUID, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return events.item(await events.get_in_scope(db, event_id, user.unit))
+    return (await alarms.attach(db, [events.item(await events.get_in_scope(db, event_id, user.unit))]))[0]
 
 
 @router.post("/events/{event_id}/ack", response_model=AckResponse, summary="Acknowledge an event (pushed to every wall)")
 async def acknowledge(event_id: uuid.UUID, request: Request, user: Acknowledger, db: Db) -> AckResponse:
     row, changed = await events.acknowledge(db, event_id, user.unit, user.username)
     if changed:
-        await audit.record(db, user.username, "event.ack", f"event:{event_id}", {"type": row["type"], "unit": row["unit"]})
-        scope = await units.ancestors(db, row["unit"])
-        at = row["ack_at"].astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-        message = {"type": "system.acknowledged", "id": str(event_id), "by": user.username, "at": at}
-        await request.app.state.broker.publish([LiveMessage.system(message, scope=scope)])
+        await _acknowledged(request, db, user.username, row)
     return AckResponse(id=str(event_id), by=row["ack_by"], at=row["ack_at"], changed=changed)
+
+
+async def _acknowledged(request: Request, db: AsyncConnection, by: str, row: dict[str, Any]) -> None:
+    await audit.record(db, by, "event.ack", f"event:{row['id']}", {"type": row["type"], "unit": row["unit"]})
+    scope = await units.ancestors(db, row["unit"])
+    at = row["ack_at"].astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    message = {"type": "system.acknowledged", "id": str(row["id"]), "by": by, "at": at}
+    await request.app.state.broker.publish([LiveMessage.system(message, scope=scope)])
+
+
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignee: str = Field(min_length=1, max_length=64, description="a username from GET .../assignees")
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=2000, description="what was done")
+
+
+class AlarmResponse(BaseModel):
+    id: str
+    changed: bool
+    alarm: dict[str, Any]
+
+
+async def _alarm_changed(request: Request, db: AsyncConnection, by: str, action: str, row: dict[str, Any],
+                         alarm: dict[str, Any], acked_now: bool) -> None:
+    if acked_now:
+        await _acknowledged(request, db, by, row)
+    details = {"type": row["type"], "unit": row["unit"], "severity": row["severity"]}
+    details |= {"assignee": alarm["assignee"]} if action == "event.assign" else {"note": alarm["note"]}
+    await audit.record(db, by, action, f"event:{row['id']}", details)
+    scope = await units.ancestors(db, row["unit"])
+    message = {"type": "system.alarm", "id": str(row["id"]), "by": by, **alarm}
+    await request.app.state.broker.publish([LiveMessage.system(message, scope=scope)])
+
+
+@router.get("/events/{event_id}/assignees", summary="Who in your units may be assigned this alarm")
+async def get_assignees(event_id: uuid.UUID, user: Acknowledger, db: Db) -> list[dict[str, Any]]:
+    return await alarms.assignees(db, event_id, user.unit)
+
+
+@router.post("/events/{event_id}/assign", response_model=AlarmResponse,
+             summary="Assign a warning/critical event to a user (audited, pushed to every wall)")
+async def assign(event_id: uuid.UUID, body: AssignRequest, request: Request, user: Acknowledger, db: Db) -> AlarmResponse:
+    row, alarm, changed, acked_now = await alarms.assign(db, event_id, user.unit, user.username, body.assignee)
+    if changed:
+        await _alarm_changed(request, db, user.username, "event.assign", row, alarm, acked_now)
+    return AlarmResponse(id=str(event_id), changed=changed, alarm=alarm)
+
+
+@router.post("/events/{event_id}/resolve", response_model=AlarmResponse,
+             summary="Resolve a warning/critical event with a note (audited, pushed to every wall)")
+async def resolve(event_id: uuid.UUID, body: ResolveRequest, request: Request, user: Acknowledger, db: Db) -> AlarmResponse:
+    row, alarm, changed, acked_now = await alarms.resolve(db, event_id, user.unit, user.username, body.note.strip() or body.note)
+    if changed:
+        await _alarm_changed(request, db, user.username, "event.resolve", row, alarm, acked_now)
+    return AlarmResponse(id=str(event_id), changed=changed, alarm=alarm)
 
 
 @router.get("/stats", summary="Event counts per type and per camera over a window (5-minute buckets)")

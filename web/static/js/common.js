@@ -45,7 +45,7 @@
   // Attributes el() may set. Anything else is refused, so no caller can set an
   // event handler attribute or a javascript: URL from data by mistake.
   const SAFE_ATTRS = new Set(["id", "title", "alt", "role", "type", "value", "name", "for", "href",
-    "src", "colspan", "aria-label", "aria-live", "hidden", "disabled", "loading", "decoding"]);
+    "src", "colspan", "aria-label", "aria-live", "hidden", "disabled", "loading", "decoding", "maxlength", "placeholder"]);
 
   /** Build an element: el("li", {className: "ev", dataset: {id}, text: "..."}, child, "text", ...). */
   function el(tag, attrs, ...children) {
@@ -240,9 +240,149 @@
     return out;
   }
 
+  /* ---------- events in human words (issue 10) ---------- */
+
+  const classLabel = (value) => (has("class." + value) ? t("class." + value) : String(value).replace(/_/g, " "));
+  const shortText = (value, n) => { const s = String(value); return s.length > n ? s.slice(0, n - 1) + "…" : s; };
+
+  /** Counts such as {"away": {"car": 77}, "towards": {"motorbike": 5}} or {"car": 3}: per class, summed. */
+  function countsText(counts) {
+    const per = new Map();
+    const walk = (obj, depth) => {
+      if (!obj || typeof obj !== "object" || depth > 2) return;
+      for (const [key, value] of Object.entries(obj)) {
+        if (typeof value === "number") per.set(key, (per.get(key) || 0) + value);
+        else walk(value, depth + 1);
+      }
+    };
+    walk(counts, 0);
+    return [...per].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, n]) => classLabel(k) + " " + fmtNumber(n, 0)).join(" · ");
+  }
+
+  /** What an operator reads on a card: labelled facts from the payload, never raw keys,
+      coordinates, frame counters or file paths. Returns [[kind, label, text], ...];
+      kind "plate" is drawn as a plate. Everything else stays in the details fold. */
+  function eventFacts(ev, limit) {
+    const p = (ev && ev.payload && typeof ev.payload === "object") ? ev.payload : {};
+    const out = [];
+    const add = (kind, label, text) => { if (text !== "" && text !== null && text !== undefined) out.push([kind, label, shortText(text, 48)]); };
+    if (typeof p.plate === "string" && p.plate) add("plate", t("fact.plate"), p.plate);
+    else if (String(ev.type || "").startsWith("traffic.") && p.class) add("note", "", t("fact.plate_unread"));
+    if (p.class) add("fact", t("fact.class"), classLabel(p.class));
+    const speed = p.speed_kmh ?? p.speed;
+    if (typeof speed === "number") add("fact", t("fact.speed"), fmtNumber(speed, 0) + " km/h");
+    if (typeof p.limit_kmh === "number") add("fact", t("fact.limit"), fmtNumber(p.limit_kmh, 0) + " km/h");
+    for (const key of ["zone", "line", "lane"]) if (typeof p[key] === "string") add("fact", t("fact." + key), p[key]);
+    if (typeof p.count === "number") add("fact", t("fact.count"), fmtNumber(p.count, 0));
+    if (p.counts && typeof p.counts === "object") add("fact", t("fact.count"), countsText(p.counts));
+    if (typeof p.dwell_s === "number") add("fact", t("fact.dwell"), fmtNumber(p.dwell_s, 0) + " s");
+    if (typeof p.message === "string" && !/[\/\\]/.test(p.message)) add("fact", "", p.message);
+    return out.slice(0, limit || 6);
+  }
+
+  /** A closed "details" fold with the raw payload, for whoever needs the internals. */
+  function eventDetails(ev) {
+    const payload = ev && ev.payload && typeof ev.payload === "object" ? ev.payload : {};
+    if (!Object.keys(payload).length) return null;
+    return el("details", { className: "ev-raw" }, el("summary", { text: t("fact.details") }),
+      el("pre", { text: JSON.stringify(payload, null, 1) }));
+  }
+
+  /** Overview evidence of an event (through the scoped, audited evidence endpoint), or null. */
+  function overviewUrl(ev) {
+    const role = PAGE.user && PAGE.user.role;
+    if (!["admin", "operator", "police"].includes(role) || !Array.isArray(ev.evidence)) return null;
+    const item = ev.evidence.find((e) => e && e.kind === "overview" && /^[0-9a-f]{64}$/.test(e.sha256 || "")
+      && /^image\//.test(e.mime || "image/jpeg"));
+    return item ? "/api/v1/evidence/" + item.sha256 : null;
+  }
+
+  /** code -> name of the units the user may see (GET /api/v1/units). */
+  async function loadUnitNames() {
+    const names = new Map();
+    try {
+      for (const u of (await api("/api/v1/units")) || []) if (u && u.code) names.set(u.code, u.name || u.code);
+    } catch (err) { console.warn("units", err); }
+    return names;
+  }
+
+  /* ---------- alarm workflow: acknowledge / assign / resolve ---------- */
+
+  const CAN_ACT = ["admin", "operator", "police"].includes(PAGE.user && PAGE.user.role);
+  const isAlarm = (ev) => ev && (ev.severity === "warning" || ev.severity === "critical");
+
+  /** The alarm state an event shows, from its `alarm` view or its ack. */
+  function alarmState(ev) {
+    if (ev.alarm && ev.alarm.state) return ev.alarm.state;
+    return ev.ack_by ? "acknowledged" : "new";
+  }
+
+  /** One line saying where the alarm stands ("Giao cho: x", "Đã xử lý: y — note"). */
+  function alarmBadge(ev) {
+    const st = alarmState(ev);
+    const a = ev.alarm || {};
+    if (st === "resolved") return t("alarm.resolved_by", { by: a.resolved_by || "—" }) + (a.note ? " — " + shortText(a.note, 80) : "");
+    if (st === "assigned") return t("alarm.assigned_to", { who: a.assignee || "—" });
+    if (st === "acknowledged") return t("alarm.acked_by", { by: ev.ack_by || a.by || "—" });
+    return "";
+  }
+
+  /** Buttons (roles admin, operator, police; warning/critical only) acting on `ids()`,
+      the events a card stands for. `onDone(update)` gets {ack_by} or {alarm}. */
+  function alarmActions(ev, ids, onDone, onError) {
+    if (!CAN_ACT || !isAlarm(ev)) return null;
+    const box = el("div", { className: "alarm-actions" });
+    const st = alarmState(ev);
+    const each = async (suffix, json) => {
+      let last = null;
+      for (const id of ids()) {
+        last = await api("/api/v1/events/" + encodeURIComponent(id) + suffix, { method: "POST", json });
+      }
+      return last;
+    };
+    const guard = (fn) => async () => {
+      box.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+      try { await fn(); } catch (err) { if (onError) onError(err); box.querySelectorAll("button").forEach((b) => { b.disabled = false; }); }
+    };
+    if (st === "resolved") return null;
+    if (st === "new") {
+      box.append(el("button", { className: "btn small", type: "button", text: t("alarm.ack"), dataset: { action: "ack", ack: ev.id } }));
+      box.lastChild.addEventListener("click", guard(async () => { const r = await each("/ack"); onDone({ ack_by: r.by }); }));
+    }
+    const assign = el("button", { className: "btn small", type: "button", text: t("alarm.assign"), dataset: { action: "assign" } });
+    assign.addEventListener("click", guard(async () => {
+      const people = await api("/api/v1/events/" + encodeURIComponent(ev.id) + "/assignees");
+      const select = el("select", { className: "input small", name: "assignee", "aria-label": t("alarm.assign") },
+        ...people.map((u) => el("option", { value: u.username, text: u.username + " · " + (u.unit_name || u.unit) })));
+      const ok = el("button", { className: "btn small primary", type: "button", text: t("alarm.assign_ok"), dataset: { action: "assign-ok" } });
+      ok.addEventListener("click", guard(async () => { const r = await each("/assign", { assignee: select.value }); onDone({ alarm: r.alarm }); }));
+      clear(box);
+      box.append(select, ok);
+    }));
+    const resolve = el("button", { className: "btn small", type: "button", text: t("alarm.resolve"), dataset: { action: "resolve" } });
+    resolve.addEventListener("click", () => {
+      const note = el("input", { className: "input small", name: "note", "aria-label": t("alarm.note"), type: "text" });
+      note.setAttribute("maxlength", "2000");
+      note.setAttribute("placeholder", t("alarm.note"));
+      const ok = el("button", { className: "btn small primary", type: "button", text: t("alarm.resolve_ok"), dataset: { action: "resolve-ok" } });
+      ok.addEventListener("click", guard(async () => {
+        const text = note.value.trim();
+        if (!text) { note.focus(); throw new Error(t("alarm.note_needed")); }
+        const r = await each("/resolve", { note: text });
+        onDone({ alarm: r.alarm, ack_by: r.alarm.resolved_by });
+      }));
+      clear(box);
+      box.append(note, ok);
+      note.focus();
+    });
+    box.append(assign, resolve);
+    return box;
+  }
+
   window.IOC = {
     t, has, typeLabel, severityLabel, severityOf, el, clear, api, ApiError, withQuery, loginUrl,
     fmtTime, fmtShort, fmtDateTime, fmtDay, fmtAgo, fmtNumber, dayStart, zonedInputToIso, startClock,
-    Beeper, payloadPairs, page: PAGE, lang: PAGE.lang || "vi",
+    Beeper, payloadPairs, eventFacts, eventDetails, overviewUrl, loadUnitNames, classLabel,
+    alarmState, alarmBadge, alarmActions, isAlarm, canAct: CAN_ACT, page: PAGE, lang: PAGE.lang || "vi",
   };
 })();

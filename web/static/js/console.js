@@ -6,7 +6,8 @@
 
 (function () {
   const { t, el, clear, api, withQuery, typeLabel, severityLabel, severityOf, fmtDateTime,
-    payloadPairs, zonedInputToIso, startClock, LiveStream, showConnState, page } = window.IOC;
+    zonedInputToIso, startClock, LiveStream, showConnState, page,
+    eventFacts, eventDetails, loadUnitNames, alarmBadge, alarmActions, isAlarm } = window.IOC;
 
   const $ = (id) => document.getElementById(id);
   const PAGE_SIZE = 50;
@@ -14,6 +15,8 @@
   const QUERY = { type: "types", camera: "camera", unit: "unit", from: "since", to: "until", q: "q" };
   const rows = new Map(); // event id -> <tr>
   const cameraNames = new Map(); // camera id -> name, from /api/v1/cameras
+  let unitNames = new Map();     // unit code -> name, from /api/v1/units
+  const events = new Map();      // event id -> the event as listed (for the alarm cell)
   let cursor = null;
   let current = {};       // filters of the list on screen
   let loading = false;
@@ -54,40 +57,69 @@
 
   function ackCell(ev) {
     const cell = el("td", { className: "status" });
-    if (ev.ack_by) {
-      cell.append(el("span", { className: "ack-badge", text: "✓ " + t("console.acked", { by: ev.ack_by }) }));
-      return cell;
+    fillStatus(cell, ev);
+    return cell;
+  }
+
+  /** The status cell: where the alarm stands and, for warning/critical events, the
+      acknowledge / assign / resolve actions (info events keep a plain acknowledge). */
+  function fillStatus(cell, ev) {
+    clear(cell);
+    const badge = isAlarm(ev) ? alarmBadge(ev) : (ev.ack_by ? t("console.acked", { by: ev.ack_by }) : "");
+    if (badge) cell.append(el("span", { className: "ack-badge", text: "✓ " + badge }));
+    if (isAlarm(ev)) {
+      const actions = alarmActions(ev, () => [ev.id], (update) => {
+        if (update.ack_by) ev.ack_by = ev.ack_by || update.ack_by;
+        if (update.alarm) ev.alarm = update.alarm;
+        refreshRow(ev.id);
+      }, (err) => showNotice(t("alarm.failed", { status: err.status || err.message })));
+      if (actions) cell.append(actions);
+      return;
     }
+    if (ev.ack_by) return;
     const button = el("button", { className: "btn small", type: "button", text: t("console.ack") });
     button.dataset.ack = ev.id;
     button.addEventListener("click", () => acknowledge(ev.id, button));
     cell.append(button);
-    return cell;
+  }
+
+  function refreshRow(id) {
+    const tr = rows.get(id);
+    const ev = events.get(id);
+    if (!tr || !ev) return;
+    tr.classList.toggle("acknowledged", !!ev.ack_by);
+    tr.dataset.state = isAlarm(ev) ? (ev.alarm && ev.alarm.state) || (ev.ack_by ? "acknowledged" : "new") : "";
+    fillStatus(tr.querySelector("td.status"), ev);
   }
 
   function row(ev) {
     const sev = severityOf(ev.severity);
+    events.set(ev.id, ev);
     const details = el("div", { className: "details" });
-    for (const [key, value] of payloadPairs(ev.payload, 6)) {
-      if (key === "plate") details.append(el("span", { className: "plate", text: value }));
-      else details.append(el("span", { className: "kv" }, key + ": ", el("b", { text: value })));
+    for (const [kind, label, text] of eventFacts(ev, 6)) {
+      if (kind === "plate") details.append(el("span", { className: "plate", text, title: label }));
+      else if (kind === "note") details.append(el("span", { className: "kv", text }));
+      else details.append(el("span", { className: "kv" }, label ? label + ": " : "", el("b", { text })));
     }
     if (Array.isArray(ev.evidence) && ev.evidence.length) {
       for (const item of ev.evidence.slice(0, 3)) {
         if (item && /^[0-9a-f]{64}$/.test(item.sha256 || "")) {
-          details.append(el("a", { href: "/api/v1/evidence/" + item.sha256, text: "[" + (item.kind || "evidence") + "]" }));
+          const kind = window.IOC.has("evidence." + item.kind) ? t("evidence." + item.kind) : t("evidence.file");
+          details.append(el("a", { href: "/api/v1/evidence/" + item.sha256, text: "[" + kind + "]" }));
         }
       }
     }
+    const raw = eventDetails(ev);
     const tr = el("tr", { dataset: { id: ev.id, severity: sev } },
       el("td", { className: "mono", text: fmtDateTime(ev.ts) }),
       el("td", {}, el("span", { className: "sev", dataset: { severity: sev }, text: severityLabel(sev) })),
       el("td", {}, typeLabel(ev.type), el("span", { className: "type-code", text: ev.type })),
       el("td", { text: cameraNames.get(ev.camera) || ev.camera || "", title: ev.camera }),
-      el("td", { text: ev.unit_name || ev.unit || "" }),
-      el("td", {}, details),
+      el("td", { text: unitNames.get(ev.unit) || ev.unit_name || ev.unit || "", title: ev.unit }),
+      el("td", {}, details, raw ? Object.assign(raw, { className: "raw-fold" }) : null),
       ackCell(ev));
     if (ev.ack_by) tr.classList.add("acknowledged");
+    if (isAlarm(ev)) tr.dataset.state = (ev.alarm && ev.alarm.state) || (ev.ack_by ? "acknowledged" : "new");
     return tr;
   }
 
@@ -144,12 +176,10 @@
   }
 
   function markAcknowledged(id, by) {
-    const tr = rows.get(id);
-    if (!tr || tr.classList.contains("acknowledged")) return;
-    tr.classList.add("acknowledged");
-    const cell = tr.querySelector("td.status");
-    clear(cell);
-    cell.append(el("span", { className: "ack-badge", text: "✓ " + t("console.acked", { by: by || "—" }) }));
+    const ev = events.get(id);
+    if (!ev || ev.ack_by) return;
+    ev.ack_by = by || "—";
+    refreshRow(id);
   }
 
   /** Mark acknowledgements made elsewhere while this console was disconnected. */
@@ -169,6 +199,12 @@
 
   function onControl(msg) {
     if (msg.type === "system.acknowledged") markAcknowledged(msg.id, msg.by);
+    else if (msg.type === "system.alarm" && events.has(msg.id)) {
+      const ev = events.get(msg.id);
+      ev.alarm = { ...msg };
+      if (msg.state === "resolved") ev.ack_by = ev.ack_by || msg.resolved_by;
+      refreshRow(msg.id);
+    }
     else if (msg.type === "system.lagged") search(false);
   }
 
@@ -189,6 +225,7 @@
     $("filters").addEventListener("submit", (e) => { e.preventDefault(); current = readFilters(); cursor = null; search(false); });
     $("filters").addEventListener("reset", () => setTimeout(() => { current = {}; cursor = null; search(false); }, 0));
     $("load-more").addEventListener("click", () => search(true));
+    unitNames = await loadUnitNames();
     await loadCameraOptions(); // first, so rows can name their cameras
     await search(false);
     const newest = rows.size ? rows.keys().next().value : null;

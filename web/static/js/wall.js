@@ -8,7 +8,8 @@
 
 (function () {
   const { t, el, clear, api, withQuery, typeLabel, severityLabel, severityOf, fmtTime, fmtAgo,
-    fmtDay, fmtShort, fmtNumber, dayStart, payloadPairs, startClock, Beeper, LiveStream, showConnState, page } = window.IOC;
+    fmtDay, fmtShort, fmtNumber, dayStart, startClock, Beeper, LiveStream, showConnState, page,
+    eventFacts, eventDetails, overviewUrl, loadUnitNames, alarmBadge, alarmActions } = window.IOC;
 
   const FEED_MAX = 60;
   const $ = (id) => document.getElementById(id);
@@ -16,7 +17,7 @@
     day: dayStart(),
     counters: new Map(),     // type -> count today
     counterNodes: new Map(), // type -> <li>
-    feedNodes: new Map(),    // event id -> <li>
+    feedNodes: new Map(),    // event id -> its card ({node, ids, ...}); repeats share one
     cameras: new Map(),      // camera id -> {data, node, parts}
     stream: null,
     beeper: new Beeper(),
@@ -33,50 +34,150 @@
 
   /* ---------------- feed ---------------- */
 
-  function eventNode(ev) {
+  // Repeats: the same thing (camera, type, plate, zone/line/lane) within GROUP_MIN
+  // minutes joins the open card of the first one, with a count, instead of a new card.
+  const GROUP_MIN = Math.max(1, Math.min(120, Number(page.group_minutes) || 10));
+  const groupKey = (ev) => {
+    const p = ev.payload || {};
+    return [ev.camera, ev.type, p.plate || "", p.zone || "", p.line || "", p.lane || ""].map(String).join("|");
+  };
+  state.cards = new Map();   // group key -> open card (only one open per key)
+  state.unitNames = new Map();
+
+  function cameraName(id) {
+    const cam = state.cameras.get(id);
+    return (cam && cam.data.name) || id || "";
+  }
+
+  function renderCard(card) {
+    const ev = card.ev;
+    const { node, parts } = card;
     const sev = severityOf(ev.severity);
-    const cam = state.cameras.get(ev.camera);
-    const where = [(cam && cam.data.name) || ev.camera, ev.unit].filter(Boolean).join(" · ");
-    const detail = el("div", { className: "ev-detail" });
-    detail.append(el("span", { className: "sev", dataset: { severity: sev }, text: severityLabel(sev) }));
-    for (const [key, value] of payloadPairs(ev.payload, 4)) {
-      if (key === "plate") detail.append(el("span", { className: "plate", text: value }));
-      else detail.append(el("span", { className: "muted", text: key + ": " + value }));
+    node.dataset.id = ev.id;          // the newest event of the card
+    node.dataset.severity = sev;
+    node.dataset.count = String(card.ids.length);
+    node.dataset.state = card.unacked.size ? (card.alarm && card.alarm.state === "assigned" ? "assigned" : "new")
+      : (card.alarm && card.alarm.state) || "acknowledged";
+    if (card.alarm && card.alarm.state === "resolved") node.dataset.state = "resolved";
+    parts.time.textContent = fmtTime(ev.ts);
+    const span = Math.max(1, Math.round((new Date(ev.ts) - new Date(card.firstTs)) / 60000));
+    parts.count.textContent = card.ids.length > 1 ? t("wall.repeats", { n: card.ids.length, min: span }) : "";
+    parts.where.textContent = [cameraName(ev.camera), state.unitNames.get(ev.unit) || ev.unit].filter(Boolean).join(" · ");
+    clear(parts.detail);
+    parts.detail.append(el("span", { className: "sev", dataset: { severity: sev }, text: severityLabel(sev) }));
+    for (const [kind, label, text] of eventFacts(ev, 4)) {
+      if (kind === "plate") parts.detail.append(el("span", { className: "plate", text, title: label }));
+      else if (kind === "note") parts.detail.append(el("span", { className: "muted", text }));
+      else parts.detail.append(el("span", { className: "fact" }, label ? el("span", { className: "muted", text: label + ": " }) : null, text));
     }
-    const node = el("li", { className: "ev", dataset: { id: ev.id, severity: sev, type: ev.type, camera: ev.camera || "" } },
-      el("div", { className: "ev-type", text: typeLabel(ev.type), title: ev.type }),
-      el("div", { className: "ev-time", text: fmtTime(ev.ts) }),
-      el("div", { className: "ev-where", text: where }),
-      detail);
-    if (ev.ack_by) markAcknowledged(node, ev.ack_by);
-    return node;
+    // A snapshot only when the event has overview evidence: no empty <img> otherwise.
+    const thumb = overviewUrl(ev);
+    node.classList.toggle("has-thumb", !!thumb);
+    if (thumb && !parts.thumb) {
+      parts.thumb = el("img", { className: "ev-thumb", alt: t("fact.snapshot"), loading: "lazy", decoding: "async" });
+      parts.thumb.addEventListener("error", () => { parts.thumb.classList.add("hidden"); node.classList.remove("has-thumb"); });
+      node.insertBefore(parts.thumb, parts.alarm);
+    }
+    if (thumb && parts.thumb.getAttribute("src") !== thumb) parts.thumb.setAttribute("src", thumb);
+    if (!thumb && parts.thumb) { parts.thumb.remove(); parts.thumb = null; }
+    clear(parts.alarm);
+    const view = { ...ev, ack_by: card.unacked.size ? null : (card.ackBy || ev.ack_by), alarm: card.alarm };
+    const badge = card.unacked.size && !(card.alarm && card.alarm.state === "assigned") ? "" : alarmBadge(view);
+    if (badge) parts.alarm.append(el("span", { className: "ack-badge", text: "✓ " + badge }));
+    const actions = alarmActions(view, () => card.ids, (update) => {
+      if (update.ack_by) for (const id of card.ids) ackCard(id, update.ack_by);
+      if (update.alarm) { card.alarm = update.alarm; renderCard(card); }
+    }, (err) => {
+      parts.alarm.append(el("span", { className: "alarm-error", text: t("alarm.failed", { status: err.status || err.message }) }));
+    });
+    if (actions) parts.alarm.append(actions);
+    const raw = eventDetails(ev);
+    if (parts.raw) parts.raw.remove();
+    parts.raw = raw;
+    if (raw) node.append(raw);
   }
 
-  function markAcknowledged(node, by) {
-    if (node.classList.contains("acknowledged")) return;
-    node.classList.add("acknowledged");
-    const detail = node.querySelector(".ev-detail");
-    detail.append(el("span", { className: "ack-badge", text: "✓ " + t("wall.acknowledged_by", { by: by || "—" }) }));
+  function newCard(ev) {
+    const parts = {
+      type: el("span", { text: typeLabel(ev.type), title: ev.type }),
+      count: el("span", { className: "ev-count" }),
+      time: el("div", { className: "ev-time" }),
+      where: el("div", { className: "ev-where" }),
+      detail: el("div", { className: "ev-detail" }),
+      thumb: null,
+      alarm: el("div", { className: "ev-alarm" }),
+      raw: null,
+    };
+    const node = el("li", { className: "ev", dataset: { type: ev.type, camera: ev.camera || "" } },
+      el("div", { className: "ev-type" }, parts.type, parts.count), parts.time, parts.where, parts.detail,
+      parts.alarm);
+    return { key: groupKey(ev), node, parts, ev, ids: [], unacked: new Set(), firstTs: ev.ts, alarm: ev.alarm || null, ackBy: null };
   }
 
-  function addToFeed(ev, fresh) {
-    if (!ev || !ev.id || state.feedNodes.has(ev.id)) return false;
-    const node = eventNode(ev);
-    if (fresh) node.classList.add("fresh");
+  /** Mark event `id` acknowledged on its card (the card shows acknowledged once all are). */
+  function ackCard(id, by) {
+    const card = state.feedNodes.get(id);
+    if (!card) return;
+    card.unacked.delete(id);
+    card.ackBy = by || card.ackBy;
+    if (!card.unacked.size && state.cards.get(card.key) === card) state.cards.delete(card.key); // closed to repeats
+    card.node.classList.toggle("acknowledged", !card.unacked.size);
+    renderCard(card);
+  }
+
+  function removeCard(card) {
+    for (const id of card.ids) state.feedNodes.delete(id);
+    if (state.cards.get(card.key) === card) state.cards.delete(card.key);
+    card.node.remove();
+  }
+
+  function placeCard(card) {
     const feed = $("feed");
-    // Keep the feed newest first even when a replay delivers an older event late.
+    const ts = String(card.ev.ts);
+    card.node.dataset.ts = ts;
+    // Newest first, even when a replay delivers an older event late.
     let before = feed.firstChild;
-    while (before && before.dataset.ts && before.dataset.ts > String(ev.ts)) before = before.nextSibling;
-    node.dataset.ts = String(ev.ts);
-    feed.insertBefore(node, before);
-    state.feedNodes.set(ev.id, node);
+    while (before && (before === card.node || (before.dataset.ts && before.dataset.ts > ts))) before = before.nextSibling;
+    if (card.node.nextSibling !== before || card.node.parentNode !== feed) feed.insertBefore(card.node, before);
+  }
+
+  /** Add an event to the feed; returns "new" (a card of its own), "repeat" (joined an
+      open card) or "" (already shown). */
+  function addToFeed(ev, fresh) {
+    if (!ev || !ev.id || state.feedNodes.has(ev.id)) return "";
+    const key = groupKey(ev);
+    let card = state.cards.get(key);
+    const acked = !!ev.ack_by || (ev.alarm && ev.alarm.state === "resolved");
+    const near = card && Math.abs(new Date(ev.ts) - new Date(card.ev.ts)) <= GROUP_MIN * 60000;
+    let result = "repeat";
+    if (!card || !near || acked || ev.alarm && ev.alarm.state !== "new") {
+      card = newCard(ev);
+      result = "new";
+      if (!acked) state.cards.set(key, card);
+    }
+    card.ids.push(ev.id);
+    if (!acked) card.unacked.add(ev.id);
+    else card.ackBy = ev.ack_by;
+    if (ev.alarm && ev.alarm.state !== "new") card.alarm = ev.alarm;
+    if (String(ev.ts) >= String(card.ev.ts)) card.ev = ev;
+    if (String(ev.ts) < String(card.firstTs)) card.firstTs = ev.ts;
+    state.feedNodes.set(ev.id, card);
+    card.node.classList.toggle("acknowledged", !card.unacked.size);
+    renderCard(card);
+    placeCard(card);
+    if (fresh) {
+      card.node.classList.remove("fresh");
+      void card.node.offsetWidth; // restart the animation
+      card.node.classList.add("fresh");
+    }
+    const feed = $("feed");
     while (feed.children.length > FEED_MAX) {
       const last = feed.lastChild;
-      state.feedNodes.delete(last.dataset.id);
-      last.remove();
+      const old = [...new Set(state.feedNodes.values())].find((c) => c.node === last);
+      if (old) removeCard(old); else last.remove();
     }
     $("feed-empty").classList.toggle("hidden", feed.children.length > 0);
-    return true;
+    return result;
   }
 
   /* ---------------- counters ---------------- */
@@ -390,7 +491,7 @@
     entry.node.scrollIntoView({ block: "nearest" });
     const marker = mapState.markers.get(id);
     if (marker) marker.classList.add("focused");
-    for (const node of state.feedNodes.values()) if (node.dataset.camera === id) node.classList.add("focused");
+    for (const card of state.feedNodes.values()) if (card.node.dataset.camera === id) card.node.classList.add("focused");
     state.focused = id;
     clearTimeout(focusTimer);
     focusTimer = setTimeout(() => {
@@ -485,16 +586,21 @@
     const items = (body && body.items) || [];
     // The API answers newest first; add oldest first so each insert lands on top.
     for (const ev of items.slice().reverse()) {
+      if (!wantsType(ev.type)) continue;
       if (addToFeed(ev, false) && !ev.ack_by) mapAlarm(ev);
     }
     return items.length ? items[0].id : null;
   }
 
   function onEvent(ev) {
-    if (!wantsType(ev.type) || !addToFeed(ev, true)) return;
+    if (!wantsType(ev.type)) return;
+    const added = addToFeed(ev, true);
+    if (!added) return;
     countEvent(ev);
     if (!ev.ack_by) mapAlarm(ev);
-    if (ev.severity === "critical") {
+    // Sound and the red bar only for a new critical card: a repeat joins its card quietly.
+    if (ev.severity === "critical" && added === "new") {
+      state.alarms = (state.alarms || 0) + 1;
       state.beeper.alarm();
       document.body.classList.remove("alarm");
       void document.body.offsetWidth; // restart the animation for a second alarm
@@ -511,8 +617,9 @@
   async function refreshAcks() {
     const body = await api(withQuery("/api/v1/events", { limit: FEED_MAX, acknowledged: "true", ...eventQuery }));
     for (const ev of (body && body.items) || []) {
-      const node = state.feedNodes.get(ev.id);
-      if (node && ev.ack_by) markAcknowledged(node, ev.ack_by);
+      if (ev.ack_by) ackCard(ev.id, ev.ack_by);
+      const card = state.feedNodes.get(ev.id);
+      if (card && ev.alarm && ev.alarm.state !== "new" && ev.alarm.state !== "acknowledged") { card.alarm = ev.alarm; renderCard(card); }
     }
   }
 
@@ -532,9 +639,17 @@
   function onControl(msg) {
     switch (msg.type) {
       case "system.acknowledged": {
-        const node = state.feedNodes.get(msg.id);
-        if (node) markAcknowledged(node, msg.by);
+        ackCard(msg.id, msg.by);
         mapClear(msg.id);
+        break;
+      }
+      case "system.alarm": {
+        const card = state.feedNodes.get(msg.id);
+        if (card) {
+          card.alarm = { ...msg };
+          if (msg.state === "resolved") { ackCard(msg.id, msg.resolved_by); mapClear(msg.id); }
+          renderCard(card);
+        }
         break;
       }
       case "system.camera_status": onCameraStatus(msg); break;
@@ -570,6 +685,7 @@
       loadViolations(),
       loadMeetings(),
     ];
+    state.unitNames = await loadUnitNames();
     await loadCameras().catch(unavailable("cameras-empty")); // first, so the feed can name cameras
     loads.push(loadMap().catch(unavailable("map-empty"))); // fitted to the cameras
     let newest = null;
