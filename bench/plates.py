@@ -257,7 +257,9 @@ def real_crops(root: Path = REAL, fixes: dict[str, str] | None = None) -> tuple[
         else:
             rows = labels[name]["rows"]
             truth = parse_plate(fix).text if fix else merge_rows(*rows) if len(rows) == 2 else parse_plate(rows[0]).text
-            layout = parse_plate(truth).layout.replace("_", "-")
+            # the canonical text of a two-row car plate is that of a one-row one: the rows say which
+            two = parse_plate(truth).layout == "two_row" or ("/" in fix if fix else len(rows) == 2)
+            layout = "two-row" if two else "one-row"
         image = cv2.imread(str(root / "images" / f"{name}.jpg"))
         split = "tune" if kind != "ndata" and prefix in TUNE_PREFIXES else "test"
         crops.append(RealCrop(name, image, truth, group, layout, split))

@@ -150,12 +150,13 @@ def _ring_images(ring: ClipSource, mono: float, frame_width: int, n: int) -> lis
     scale against the violation frame (the ring may store frames narrower)."""
     import cv2
 
-    near = sorted(ring.window(mono - PLATE_WINDOW_S, mono + PLATE_WINDOW_S), key=lambda f: abs(f.mono - mono))
+    near = sorted(ring.window(mono - PLATE_WINDOW_S, mono + PLATE_WINDOW_S), key=lambda f: abs(getattr(f, "mono", mono) - mono))
     out = []
     for f in near:
-        if abs(f.mono - mono) < 1e-6:  # the violation frame itself is read at full resolution
+        jpeg = getattr(f, "jpeg", None)
+        if jpeg is None or abs(f.mono - mono) < 1e-6:  # the violation frame itself is read at full resolution
             continue
-        img = cv2.imdecode(np.frombuffer(f.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         if img is not None:
             out.append((img, img.shape[1] / float(frame_width)))
         if len(out) >= n:
