@@ -7,6 +7,7 @@ both languages, against a real hub process and PostgreSQL.
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -40,6 +41,14 @@ def map_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
             assert r.status_code == 200, r.text
             live = LiveHub(url=hub.url, site=site, process=hub, _seq=itertools.count(1))
             live.heartbeat({"cam-01": "online", "cam-02": "offline", "cam-03": "online", "cam-04": "offline"})
+            now = datetime.now(timezone.utc).isoformat()
+            # KPI feeds send Vietnamese units of measure (the demo does): EN must not show them.
+            live.post_metrics([
+                {"series": "dvc.online_applications", "ts": now, "value": 1532, "unit": "79", "uom": "hồ sơ"},
+                {"series": "feedback.open", "ts": now, "value": 14, "unit": "79", "uom": "phản ánh"},
+            ])
+            live.post_events(live.event("count.line_crossing", "info", camera="cam-01",
+                                        payload={"count": 42, "line": "middle"}))
             yield live
 
 
@@ -77,6 +86,14 @@ def test_map_shows_the_province_and_cameras_by_state(browser: Any, map_hub: Live
     page.locator("#map circle[data-camera='cam-02']").click()
     expect(page.locator(".cam[data-camera='cam-02']")).to_have_class("cam focused")
     assert page.locator(".cam.focused").count() == 1
+    # Words: no raw payload key, no Vietnamese unit of measure in English.
+    expect(page.locator(".kpi")).to_have_count(2)
+    wall_text = page.locator("main").inner_text()
+    if lang == "en":
+        for word in ("hồ sơ", "phản ánh", "Trực tuyến", "Mất tín hiệu"):
+            assert word not in wall_text, word
+        assert "applications" in wall_text and "reports" in wall_text
+    assert "line:" not in wall_text and ("Line: middle" if lang == "en" else "Vạch: middle") in wall_text
     shoot(page, artifacts_dir, f"wall-map-{lang}.png")
     assert not page.js_errors  # type: ignore[attr-defined]
 

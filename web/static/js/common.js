@@ -124,6 +124,11 @@
     return relFormat.format(-Math.round(sec / 86400), "day");
   }
   const fmtNumber = (n, digits) => new Intl.NumberFormat(LOCALE, { maximumFractionDigits: digits ?? 1 }).format(n);
+  /** A number of days as people say it: "10", "3", "1,5" (never "10.0"). */
+  const fmtDays = (d) => { const a = Math.abs(Number(d) || 0); return fmtNumber(a, a >= 2 ? 0 : 1); };
+  // Units of measure that KPI feeds send in Vietnamese (the demo's, and the usual ones).
+  const UOM_KEYS = { "hồ sơ": "uom.applications", "phản ánh": "uom.reports", "lượt": "uom.visits", "người": "uom.people" };
+  const uomLabel = (uom) => (UOM_KEYS[String(uom).toLowerCase()] ? t(UOM_KEYS[String(uom).toLowerCase()]) : String(uom));
 
   class ApiError extends Error {
     constructor(status, detail) {
@@ -381,7 +386,7 @@
 
   window.IOC = {
     t, has, typeLabel, severityLabel, severityOf, el, clear, api, ApiError, withQuery, loginUrl,
-    fmtTime, fmtShort, fmtDateTime, fmtDay, fmtAgo, fmtNumber, dayStart, zonedInputToIso, startClock,
+    fmtTime, fmtShort, fmtDateTime, fmtDay, fmtAgo, fmtNumber, fmtDays, uomLabel, dayStart, zonedInputToIso, startClock,
     Beeper, payloadPairs, eventFacts, eventDetails, overviewUrl, loadUnitNames, classLabel,
     alarmState, alarmBadge, alarmActions, isAlarm, canAct: CAN_ACT, page: PAGE, lang: PAGE.lang || "vi",
   };

@@ -51,8 +51,8 @@
     ]) facts.append(...pair);
     const status = v.deadline_status;
     $("rv-deadline").textContent = status === "closed" ? t("review.deadline.closed")
-      : status === "overdue" ? t("review.deadline.overdue_by", { d: Math.abs(v.days_left).toFixed(1) })
-      : t("review.deadline.left", { d: v.days_left.toFixed(1) });
+      : status === "overdue" ? t("review.deadline.overdue_by", { d: window.IOC.fmtDays(v.days_left) })
+      : t("review.deadline.left", { d: window.IOC.fmtDays(v.days_left) });
     $("rv-deadline").dataset.status = status;
 
     $("rv-plate-read").textContent = t("review.camera_read", {

@@ -23,7 +23,7 @@
 
   function deadlineBadge(item) {
     const status = item.deadline_status;
-    const days = Math.abs(item.days_left).toFixed(1);
+    const days = window.IOC.fmtDays(item.days_left);
     const text = status === "closed" ? t("review.deadline.closed")
       : status === "overdue" ? t("review.deadline.overdue_by", { d: days })
       : t("review.deadline.left", { d: days });

@@ -520,7 +520,7 @@
       const label = kpiLabel(row.series) + (units.get(row.series) > 1 && row.unit ? " · " + row.unit : "");
       box.append(el("div", { className: "kpi", dataset: { series: row.series } },
         el("div", { className: "kpi-label", text: label, title: row.series }),
-        el("div", { className: "kpi-value" }, value, row.uom ? el("span", { className: "kpi-unit", text: row.uom }) : null),
+        el("div", { className: "kpi-value" }, value, row.uom ? el("span", { className: "kpi-unit", text: window.IOC.uomLabel(row.uom) }) : null),
         el("div", { className: "kpi-when", text: t("kpi.updated", { when: fmtAgo(row.ts) }) })));
     }
     const empty = $("kpis-empty");
