@@ -58,13 +58,13 @@ def section(folder: Path, note: str = "") -> str:
            "`var/bench-models/holdout-<camera>.onnx` (not in git).", ""]
     if note:
         out += [note, ""]
-    out += ["| held out | trained on (images) | epochs | threads | training time | s / epoch | s / step |",
-            "|---|---|---|---|---|---|---|"]
+    out += ["| held out | trained on (images) | epochs | training time (with evaluations) | s / epoch (training only) | s / step |",
+            "|---|---|---|---|---|---|"]
     for r in rows:
         t = r["training"]
         steps = max(1, t["train_images"] // t["batch"])
         out.append(f"| {t['holdout']} ({t['holdout_images']} images) | {', '.join(t['cameras'])} ({t['train_images']}) "
-                   f"| {t['epochs']} | {t.get('threads', '–')} | {t['seconds'] / 60:.1f} min | {t['seconds_per_epoch']:.0f} "
+                   f"| {t['epochs']} | {t['seconds'] / 60:.1f} min | {t['seconds_per_epoch']:.0f} "
                    f"| {t['seconds_per_epoch'] / steps:.2f} |")
     out += ["", "Recall / precision on the held-out camera, before → after:", "",
             "| held out | " + " | ".join(classes) + " | all |", "|---" * (len(classes) + 2) + "|"]
