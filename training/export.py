@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 
@@ -26,7 +27,10 @@ def export_onnx(model, out: Path, input_hw: tuple[int, int], classes: list[str],
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".export-", suffix=".onnx")
     os.close(fd)
     try:
-        with torch.no_grad():
+        # The legacy TorchScript exporter on purpose: the dynamo one needs onnxscript,
+        # one more package for the train extra, for a static network it gains nothing on.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(model, (torch.zeros(1, 3, *input_hw),), tmp, input_names=["images"],
                               output_names=["output"], opset_version=opset, dynamo=False)
         m = onnx.load(tmp)
