@@ -4,14 +4,16 @@ Formats (the canonical text this project stores and shows)::
 
     one-row car, 5 digits          51F-123.45      (since 2012)
     one-row car, 4 digits          29A-1234        (older plates)
-    one-row car, special series    51LD-123.45     (LD, KT, NG, QT, NN, CV, DA, MK)
+    one-row car, special series    51LD-123.45     (LD, KT, NG, QT, NN, CV, DA, MK, TĐ, HC)
     two-row car / truck            51C / 123.45  -> 51C-123.45
     two-row motorbike              59-X1 / 123.45 -> 59-X1 123.45   (also 4 digits: 59-X1 1234)
-    two-row moped (<= 50 cc)       29-AA / 123.45 -> 29-AA 123.45
+    two-row moped (<= 50 cc)       29-AA / 123.45 -> 29-AA 123.45   (weighed by MOPED_PRIOR: rarer)
+    two-row electric motorbike     29-MĐ1 / 123.45 -> 29-MĐ1 123.45 (also 4 digits)
 
 Rules: the first two digits are a province code (`contract.plates.provinces`);
 series letters never use I, J, O, Q or W (too close to 1, 0 and V); a two-letter
 car series must be one of the special series; the serial number is not all zeros.
+Separators read inside a row where a format has none count against it (`_Row.misplaced`).
 
 OCR output is corrected *by position*: where the format wants a digit the
 recogniser's best digit is taken (its own probabilities first, then a table of
