@@ -17,6 +17,9 @@ from websockets.asyncio.client import connect
 
 from tests.ioc.conftest import EdgeLogin, Factory, Hub, Tree
 
+# The workflow reads events (a hypertable under TimescaleDB): run on both servers.
+pytestmark = pytest.mark.both_databases
+
 
 async def _post(hub: Hub, edge: EdgeLogin, *events: dict[str, Any]) -> None:
     r = await hub.client.post("/api/v1/events", json={"events": list(events)}, headers=edge.headers)
