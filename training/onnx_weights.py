@@ -62,9 +62,39 @@ def _torch_convs_in_order(model, input_hw=(64, 64)):
     return order
 
 
-def load_yolox_nano(path: Path, classes: list[str] | None = None):
+def verify(model, path: Path, image, tolerance: float = 1e-3) -> float:
+    """Largest difference between ``model`` (eval) and ONNX Runtime on ``image`` (BGR HxWx3)
+    at the ONNX file's input size; `WeightsError` above ``tolerance``."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from training.augment import letterbox
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    hw = tuple(int(v) if isinstance(v, int) else 416 for v in inp.shape[2:])
+    boxed, _ = letterbox(image, hw)
+    x = boxed.transpose(2, 0, 1)[None].astype(np.float32)
+    ref = sess.run(None, {inp.name: x})[0]
+    model.eval()
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    if got.shape != ref.shape:
+        raise WeightsError(f"{path}: output {ref.shape}, the PyTorch model gives {got.shape}")
+    diff = float(np.abs(got - ref).max())
+    if not diff <= tolerance:
+        raise WeightsError(f"{path}: the PyTorch model differs from ONNX Runtime by {diff:.2g} (> {tolerance})")
+    return diff
+
+
+def load_yolox_nano(path: Path, classes: list[str] | None = None, check_image=None):
     """A `YoloxNano` with the ONNX file's weights; with ``classes``, the class head narrowed
-    to those names (initialised from their COCO rows); unknown names raise `WeightsError`."""
+    to those names (initialised from their COCO rows); unknown names raise `WeightsError`.
+    With ``check_image`` (BGR array), the loaded network is first compared with ONNX
+    Runtime on it (`verify`)."""
     import torch
 
     from training.model import YoloxNano
@@ -86,6 +116,8 @@ def load_yolox_nano(path: Path, classes: list[str] | None = None):
                 raise WeightsError(f"{path}: conv {i}: groups/strides differ from YOLOX-Nano")
             mod.weight.copy_(torch.from_numpy(w.copy()))
             mod.bias.copy_(torch.from_numpy(b.copy()))
+    if check_image is not None:
+        verify(model, path, check_image)
     if classes is None:
         return model
     unknown = [c for c in classes if c not in COCO_SOURCE]

@@ -137,7 +137,8 @@ def train(cfg: TrainConfig, out: Path, progress: Callable[[str], None] = lambda 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = load_yolox_nano(Path(cfg.base), ds.classes)
+    # The weights are checked against ONNX Runtime on a real training image before any step.
+    model = load_yolox_nano(Path(cfg.base), ds.classes, check_image=_load_image(train_s[0].image))
     grid, strides = make_grid(*cfg.input_hw)
     progress(f"data {cfg.data}: {len(ds.samples)} labelled images, classes {ds.classes}, cameras "
              + ", ".join(f"{c} ({sum(s.camera == c for s in ds.samples)})" for c in ds.cameras)

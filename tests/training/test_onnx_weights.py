@@ -50,3 +50,17 @@ def test_unknown_class_has_no_coco_row(stock):
 
     with pytest.raises(WeightsError, match="no COCO class to start \\['tuk-tuk'\\]"):
         load_yolox_nano(stock, ["car", "tuk-tuk"])
+
+
+def test_verify_catches_a_wrong_weight(stock):
+    torch = need_torch()
+    from training.exceptions import WeightsError
+    from training.onnx_weights import load_yolox_nano, verify
+
+    image = cv2.imread(str(SHARED_DATA / "vn/hcmc_cctv/images/20232_1.jpg"))
+    model = load_yolox_nano(stock, check_image=image)
+    assert verify(model, stock, image) < 1e-3
+    with torch.no_grad():
+        model.neck.backbone.dark3[0].pconv.conv.bias[0] += 1.0
+    with pytest.raises(WeightsError, match="differs from ONNX Runtime"):
+        verify(model, stock, image)
