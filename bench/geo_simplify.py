@@ -10,9 +10,11 @@ islands smaller than `--min-area` square degrees, rounds to 4 decimals (~10 m) a
 writes `web/geo/provinces.json` (outside `web/static`: the hub serves each user only their own province, `GET /api/v1/map/outline`):
 
     {"source": ..., "licence": ..., "provinces": [{"name": "Hồ Chí Minh", "key": "ho chi minh",
-      "bbox": [lon0, lat0, lon1, lat1], "rings": [[[lon, lat], ...], ...]}, ...]}
+      "bbox": [lon0, lat0, lon1, lat1], "view": [...], "rings": [[[lon, lat], ...], ...]}, ...]}
 
-`key` is the name without diacritics, lower case, without "TP"/"Thành phố"/"Tỉnh": the hub
+`view` is the box of the mainland and the big islands (rings of at least 2% of the
+largest), what the wall frames by default: Hoàng Sa (Đà Nẵng) and Trường Sa (Khánh Hòa)
+are drawn but would otherwise shrink the mainland to a sliver. `key` is the name without diacritics, lower case, without "TP"/"Thành phố"/"Tỉnh": the hub
 matches it against the name of the user's province unit (`ioc.api.pages.province_key`, shared with this script).
 Douglas-Peucker is twenty lines; no geometry library is worth a dependency of the hub
 for a script that runs once.
@@ -61,6 +63,12 @@ def _area(ring: list[list[float]]) -> float:
     return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1]))) / 2
 
 
+def _bbox(rings: list[list[list[float]]]) -> list[float]:
+    xs = [x for r in rings for x, _ in r]
+    ys = [y for r in rings for _, y in r]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
 def simplify(source: dict, tol: float, min_area: float) -> tuple[list[dict], int, int]:
     provinces, before, after = [], 0, 0
     for feature in source["features"]:
@@ -78,10 +86,9 @@ def simplify(source: dict, tol: float, min_area: float) -> tuple[list[dict], int
             if len(ring) >= 4:
                 rings.append(ring)
                 after += len(ring)
-        xs = [x for r in rings for x, _ in r]
-        ys = [y for r in rings for _, y in r]
-        provinces.append({"name": name, "key": province_key(name),
-                          "bbox": [min(xs), min(ys), max(xs), max(ys)], "rings": rings})
+        provinces.append({"name": name, "key": province_key(name), "bbox": _bbox(rings),
+                          "view": _bbox([r for r in rings if _area(r) >= 0.02 * max(map(_area, rings))]),
+                          "rings": rings})
     provinces.sort(key=lambda p: p["key"])
     return provinces, before, after
 

@@ -268,11 +268,12 @@ async def map_outline(user: CurrentUser, db: Db) -> dict[str, Any]:
         outline = outlines.get(province_key(row["name"]))
         if outline is not None and all(p["unit"] != row["code"] for p in provinces):
             provinces.append({"unit": row["code"], "name": row["name"], "bbox": outline["bbox"],
-                              "rings": outline["rings"]})
-    if provinces:
-        bbox = [min(p["bbox"][0] for p in provinces), min(p["bbox"][1] for p in provinces),
-                max(p["bbox"][2] for p in provinces), max(p["bbox"][3] for p in provinces)]
-    else:
-        bbox = None
-    return {"provinces": provinces, "bbox": bbox,
+                              "view": outline.get("view", outline["bbox"]), "rings": outline["rings"]})
+    def union(name: str) -> list[float] | None:
+        if not provinces:
+            return None
+        return [min(p[name][0] for p in provinces), min(p[name][1] for p in provinces),
+                max(p[name][2] for p in provinces), max(p[name][3] for p in provinces)]
+
+    return {"provinces": provinces, "bbox": union("bbox"), "view": union("view"),
             "attribution": "provinces_2025.geojson, MIT, Copyright (c) 2025 Talia Cao"}

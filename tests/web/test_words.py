@@ -41,3 +41,22 @@ def test_card_facts_have_labels_in_both_languages() -> None:
     for key in used:
         vi, en = _STRINGS[key]
         assert vi and en and not VIETNAMESE.search(en), key
+
+
+def test_every_shipped_outline_is_found_from_a_unit_name() -> None:
+    from ioc.api.pages import OUTLINES_FILE, _outlines, province_key
+
+    outlines = _outlines()
+    assert len(outlines) == 34
+    assert OUTLINES_FILE.stat().st_size < 300_000
+    notice = (OUTLINES_FILE.parent / "NOTICE").read_text(encoding="utf-8")
+    assert "Copyright (c) 2025 Talia Cao" in notice and "MIT" in notice
+    for key, outline in outlines.items():
+        prefix = "Thành phố " if key in {"ha noi", "ho chi minh", "hai phong", "da nang", "can tho", "hue"} else "Tỉnh "
+        assert province_key(prefix + outline["name"]) == key
+        x0, y0, x1, y1 = outline["bbox"]
+        # Hoàng Sa (Đà Nẵng) and Trường Sa (Khánh Hòa) reach east of 112°E.
+        assert 102 < x0 < x1 < 118 and 6 < y0 < y1 < 24, key
+    # Spelling variants of the same name meet.
+    assert province_key("Tỉnh Khánh Hòa") == province_key("Khánh Hoà") == "khanh hoa"
+    assert province_key("TP. Hồ Chí Minh") == "ho chi minh"

@@ -185,7 +185,11 @@
   /** Mark acknowledgements made elsewhere while this console was disconnected. */
   async function refreshAcks() {
     const body = await api(withQuery("/api/v1/events", { ...queryFor(current), acknowledged: "true", limit: 200 }));
-    for (const ev of (body && body.items) || []) if (ev.ack_by) markAcknowledged(ev.id, ev.ack_by);
+    for (const ev of (body && body.items) || []) {
+      if (ev.ack_by) markAcknowledged(ev.id, ev.ack_by);
+      const shown = events.get(ev.id);
+      if (shown && ev.alarm && ev.alarm.state !== (shown.alarm && shown.alarm.state)) { shown.alarm = ev.alarm; refreshRow(ev.id); }
+    }
   }
 
   function onEvent(ev) {

@@ -412,7 +412,7 @@
       mapState.outline = null;
       return;
     }
-    const project = projection(viewBox(body.bbox), 1000);
+    const project = projection(viewBox(body.view || body.bbox), 1000);
     const f = (n) => n.toFixed(1);
     const root = svg("svg", { className: "map-svg", viewBox: `0 0 1000 ${f(project.height)}`,
       preserveAspectRatio: "xMidYMid meet", role: "img", "aria-label": t("wall.map") });
