@@ -152,3 +152,34 @@ def test_cards_show_names_not_internals(browser: Any, alarm_hub: LiveHub, shared
     assert thumb.evaluate("img => img.naturalWidth") > 0
     assert not page.js_errors  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_console_resolves_an_alarm_and_every_wall_follows(browser: Any, alarm_hub: LiveHub) -> None:
+    wall = login(browser, alarm_hub, "viewer", "/wall/1")
+    console = login(browser, alarm_hub, "operator", "/console?lang=en")
+    for page in (wall, console):
+        page.wait_for_selector("#conn[data-state='live']", timeout=10_000)
+    event = alarm_hub.event("traffic.wrong_way", "warning", camera="cam-03",
+                            payload={"class": "car", "plate": "51K-135.79", "lane": "làn 1", "box": [1, 2, 3, 4]})
+    alarm_hub.post_events(event)
+    row = console.locator(f"tr[data-id='{event['id']}']")
+    expect(row).to_have_attribute("data-state", "new", timeout=5_000)
+    details = row.locator("td").nth(5)
+    assert "Vehicle: Car" in details.inner_text() and "box" not in details.locator(".details").inner_text()
+    expect(row.locator("td").nth(4)).to_have_text("Phường Bến Nghé")
+    row.locator("button[data-action='resolve']").click()
+    row.locator("input[name='note']").fill("Đã chuyển CSGT xử lý")
+    row.locator("button[data-action='resolve-ok']").click()
+    expect(row).to_have_attribute("data-state", "resolved", timeout=2_000)
+    card = _card(wall, event["id"])
+    expect(card).to_have_attribute("data-state", "resolved", timeout=1_000)
+    expect(card.locator(".ack-badge")).to_contain_text("Đã xử lý: web_op — Đã chuyển CSGT xử lý")
+    # An acknowledged card takes no more repeats: the same thing again opens a new card.
+    repeat = alarm_hub.event("traffic.wrong_way", "warning", camera="cam-03",
+                             payload={"class": "car", "plate": "51K-135.79", "lane": "làn 1"})
+    alarm_hub.post_events(repeat)
+    expect(_card(wall, repeat["id"])).to_have_attribute("data-count", "1", timeout=5_000)
+    expect(card).to_have_count(1)
+    assert not wall.js_errors and not console.js_errors  # type: ignore[attr-defined]
+    wall.context.close()
+    console.context.close()
