@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from bench._hub import HubProcess, scratch_database, seed_site_blocking
 from tests.conftest import require_service
-from tests.e2e.conftest import CHROMIUM, USERS, LiveHub
+from tests.e2e.conftest import USERS, LiveHub
 
 pytestmark = pytest.mark.e2e
 
