@@ -80,6 +80,7 @@ LOW_CONFIDENCE = 0.05
 MIN_PRECISION = 0.9
 HORIZON_PERCENTILE = 5.0
 SMALL_PERCENTILE = 5.0
+LOOSE_IOU = 0.3
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class Result:
     strict: Evaluation
     relaxed: Evaluation
     ms: list[float]
+    loose: Evaluation  # strict, but IoU >= 0.3: how much is box convention (labellers' margins) rather than misses
 
 
 def names_of(dets: Detections) -> np.ndarray:
@@ -261,7 +263,8 @@ def evaluate(samples: list[Sample], names: list[str], all_setups: list[Setup], s
                 detectors[st.key] = build_detector(cfg)
             else:  # the stock configs are the same for every camera: build them once
                 detectors[st.key] = stock_cache.setdefault(st.key, build_detector(cfg))
-        res = {k: Result(Evaluation(CLASSES), Evaluation(CLASSES), []) for k in detectors}
+        res = {k: Result(Evaluation(CLASSES), Evaluation(CLASSES), [], Evaluation(CLASSES, iou_threshold=LOOSE_IOU))
+               for k in detectors}
         causes[camera], fusion[camera] = Counter(), Counter()
         print(f"camera {camera}: {len(cam_samples)} images, configs {list(detectors)}; dont-care: bottom above "
               f"y={rule.horizon:.0f}, heights below {({n: round(v) for n, v in rule.min_height.items()})}", flush=True)
@@ -276,6 +279,7 @@ def evaluate(samples: list[Sample], names: list[str], all_setups: list[Setup], s
             for key, dets in out.items():
                 cls = names_of(dets)
                 res[key].strict.add(s.boxes, gcls, dets.xyxy, dets.confidence, cls)
+                res[key].loose.add(s.boxes, gcls, dets.xyxy, dets.confidence, cls)
                 res[key].relaxed.add(s.boxes, gcls, dets.xyxy, dets.confidence, cls, dont_care=rule.mask(dets))
             causes[camera] += miss_causes(s.boxes[gcls == "motorbike"], out["bare"], out["default"])
             fusion[camera] += fusion_check(s.boxes, gcls, out["default"])
@@ -382,14 +386,17 @@ def summary(results: dict[str, dict[str, Result]]) -> str:
     for camera, res in results.items():
         strict = {k: r.strict.figures(REPORT_CONFIDENCE, MIN_PRECISION)["motorbike"] for k, r in res.items()}
         relaxed = {k: r.relaxed.figures(REPORT_CONFIDENCE, MIN_PRECISION)["motorbike"] for k, r in res.items()}
+        loose = {k: r.loose.figures(REPORT_CONFIDENCE, MIN_PRECISION)["motorbike"] for k, r in res.items()}
         best = max(strict, key=lambda k: strict[k].ap50 or 0.0)
         for key in dict.fromkeys(["bare", "default", best]):
-            f, g = strict[key], relaxed[key]
+            f, g, h = strict[key], relaxed[key], loose[key]
             rows.append([camera, key + (" (best AP)" if key == best else ""), f"{fmt(f.recall)} / {fmt(f.precision)}",
                          fmt(g.precision), fmt(f.ap50), fmt(g.ap50), fmt(f.recall_at_precision), fmt(g.recall_at_precision),
+                         f"{fmt(h.recall)} / {fmt(h.precision)} / {fmt(h.ap50)} / {fmt(h.recall_at_precision)}",
                          f"{statistics.median(res[key].ms):.1f}"])
     return markdown_table(["camera", "config", "recall / precision @0.3", "precision dont-care", "AP50", "AP50 dont-care",
-                           "recall @P>=0.9", "recall @P>=0.9 dont-care", "ms/frame"], rows)
+                           "recall @P>=0.9", "recall @P>=0.9 dont-care",
+                           f"strict at IoU >= {LOOSE_IOU}: R / P / AP / R@P>=0.9", "ms/frame"], rows)
 
 
 def main() -> None:
@@ -445,6 +452,9 @@ def main() -> None:
                     "(`var/bench-models/holdout-<camera>.onnx`); their rows are absent."
                     if missing else "Each fine-tuned model is measured on the one camera it was not trained on."),
         "#### Motorbikes at a glance",
+        f"The column *strict at IoU >= {LOOSE_IOU}* matches at IoU >= {LOOSE_IOU} instead of 0.5: the cameras were labelled with different box "
+        "margins (20232: tight boxes around rear-view riders; 2023: generous side-view boxes), so a model trained on two "
+        "cameras draws boxes another camera's labellers would not, and part of the IoU-0.5 misses are box convention.",
         summary(results),
         *tables(results, all_setups),
         "#### Where the labelled motorbikes go (stock model, conf 0.3: `bare` boxes before fusion, `default` after)",
