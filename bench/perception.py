@@ -452,9 +452,10 @@ def main() -> None:
                     "(`var/bench-models/holdout-<camera>.onnx`); their rows are absent."
                     if missing else "Each fine-tuned model is measured on the one camera it was not trained on."),
         "#### Motorbikes at a glance",
-        f"The column *strict at IoU >= {LOOSE_IOU}* matches at IoU >= {LOOSE_IOU} instead of 0.5: the cameras were labelled with different box "
-        "margins (20232: tight boxes around rear-view riders; 2023: generous side-view boxes), so a model trained on two "
-        "cameras draws boxes another camera's labellers would not, and part of the IoU-0.5 misses are box convention.",
+        f"The column *strict at IoU >= {LOOSE_IOU}* matches at IoU >= {LOOSE_IOU} instead of 0.5: the cameras were "
+        "labelled with different box margins (20232: tight boxes around rear-view riders; 2023: generous side-view "
+        "boxes), so a model trained on two cameras draws boxes another camera's labellers would not, and part of the "
+        "IoU-0.5 misses are box convention.",
         summary(results),
         *tables(results, all_setups),
         "#### Where the labelled motorbikes go (stock model, conf 0.3: `bare` boxes before fusion, `default` after)",
