@@ -86,6 +86,12 @@ def test_map_shows_the_province_and_cameras_by_state(browser: Any, map_hub: Live
     page.locator("#map circle[data-camera='cam-02']").click()
     expect(page.locator(".cam[data-camera='cam-02']")).to_have_class("cam focused")
     assert page.locator(".cam.focused").count() == 1
+    # ... and lists its last events under the map; cam-03 has the intrusion.
+    expect(page.locator("#map-camera strong")).to_have_text("Chợ Bến Thành")
+    page.locator("#map circle[data-camera='cam-03']").click()
+    expect(page.locator("#map-camera strong")).to_have_text("Cầu Sài Gòn")
+    expect(page.locator(f"#map-camera li[data-id='{ev['id']}']")).to_contain_text(
+        "Intrusion" if lang == "en" else "Xâm nhập khu vực cấm")
     # Words: no raw payload key, no Vietnamese unit of measure in English.
     expect(page.locator(".kpi")).to_have_count(2)
     wall_text = page.locator("main").inner_text()

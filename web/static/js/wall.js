@@ -493,11 +493,38 @@
     if (marker) marker.classList.add("focused");
     for (const card of state.feedNodes.values()) if (card.node.dataset.camera === id) card.node.classList.add("focused");
     state.focused = id;
+    showCameraEvents(id).catch((err) => console.warn("camera events", err));
     clearTimeout(focusTimer);
     focusTimer = setTimeout(() => {
       document.querySelectorAll(".focused").forEach((n) => n.classList.remove("focused"));
       state.focused = null;
+      $("map-camera").classList.add("hidden");
     }, 15000);
+  }
+
+  /** Under the map: the clicked camera's name, state and its last five events. */
+  async function showCameraEvents(id) {
+    const box = $("map-camera");
+    const entry = state.cameras.get(id);
+    const body = await api(withQuery("/api/v1/events", { camera: id, limit: 5 }));
+    if (state.focused !== id) return;
+    clear(box);
+    const cam = entry ? entry.data : { id };
+    const st = markerState(cam);
+    box.append(el("div", { className: "map-camera-head" },
+      el("strong", { text: cam.name || id }),
+      el("span", { className: "map-camera-state", dataset: { state: st }, text: t(st === "alarm" ? "map.alarm" : "camera." + st) })));
+    const items = (body && body.items) || [];
+    const list = el("ul", { className: "map-camera-events" });
+    for (const ev of items) {
+      const facts = eventFacts(ev, 2).map(([, label, text]) => (label ? label + ": " : "") + text).join(" · ");
+      list.append(el("li", { dataset: { id: ev.id, severity: severityOf(ev.severity) } },
+        el("span", { className: "ev-time", text: fmtTime(ev.ts) }), " ", typeLabel(ev.type),
+        facts ? el("small", { text: " — " + facts }) : null));
+    }
+    if (!items.length) list.append(el("li", { className: "empty", text: t("wall.no_events") }));
+    box.append(list);
+    box.classList.remove("hidden");
   }
 
   /* ---------------- KPIs ---------------- */
