@@ -37,6 +37,8 @@
   // Repeats: the same thing (camera, type, plate, zone/line/lane) within GROUP_MIN
   // minutes joins the open card of the first one, with a count, instead of a new card.
   const GROUP_MIN = Math.max(1, Math.min(120, Number(page.group_minutes) || 10));
+  // A card stands for at most this many events: acting on it posts once per event.
+  const GROUP_MAX = 100;
   const groupKey = (ev) => {
     const p = ev.payload || {};
     return [ev.camera, ev.type, p.plate || "", p.zone || "", p.line || "", p.lane || ""].map(String).join("|");
@@ -150,7 +152,7 @@
     const acked = !!ev.ack_by || (ev.alarm && ev.alarm.state === "resolved");
     const near = card && Math.abs(new Date(ev.ts) - new Date(card.ev.ts)) <= GROUP_MIN * 60000;
     let result = "repeat";
-    if (!card || !near || acked || ev.alarm && ev.alarm.state !== "new") {
+    if (!card || !near || card.ids.length >= GROUP_MAX || acked || (ev.alarm && ev.alarm.state !== "new")) {
       card = newCard(ev);
       result = "new";
       if (!acked) state.cards.set(key, card);
