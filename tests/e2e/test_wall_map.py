@@ -78,6 +78,14 @@ def test_map_shows_the_province_and_cameras_by_state(browser: Any, map_hub: Live
     expect(tile).to_have_attribute("data-status", "disabled")
     expect(tile.locator(".cam-status")).to_have_text("Disabled" if lang == "en" else "Đã tắt")
     assert page.locator(".cam[data-camera='cam-02']").get_attribute("data-status") == "offline"
+    # A tile without a picture says why.
+    en = lang == "en"
+    expect(tile.locator(".cam-note")).to_have_text(
+        "Camera switched off in the site configuration" if en else "Camera đã được tắt trong cấu hình")
+    expect(page.locator(".cam[data-camera='cam-02'] .cam-note")).to_have_text(
+        "No picture from the camera" if en else "Không nhận được hình từ camera")
+    expect(page.locator(".cam[data-camera='cam-01'] .cam-note")).to_contain_text(
+        "offers no live picture" if en else "chưa cung cấp hình", timeout=5_000)
     # A warning at cam-03 makes its marker pulse as an alarm.
     ev = map_hub.event("security.intrusion", "critical", camera="cam-03", payload={"zone": "restricted"})
     map_hub.post_events(ev)

@@ -249,7 +249,8 @@
   function cameraTile(cam) {
     const parts = {
       img: el("img", { className: "cam-img hidden", alt: "", decoding: "async" }),
-      placeholder: el("div", { className: "cam-placeholder", text: "◉" }),
+      note: el("span", { className: "cam-note" }),
+      placeholder: null,
       name: el("span", { className: "cam-name" }),
       status: el("span", { className: "cam-status" }),
       seen: el("span", { className: "cam-seen" }),
@@ -257,7 +258,8 @@
       detector: el("span", { className: "cam-detector" }),
     };
     const node = el("div", { className: "cam", dataset: { camera: cam.id } },
-      parts.placeholder, parts.img,
+      parts.placeholder = el("div", { className: "cam-placeholder" }, el("span", { className: "cam-icon", text: "◉" }), parts.note),
+      parts.img,
       el("div", { className: "cam-top" }, parts.name, parts.status),
       parts.detector,
       el("div", { className: "cam-bottom" }, parts.seen, parts.fps));
@@ -267,6 +269,7 @@
       parts.img.classList.add("hidden");
       parts.img.removeAttribute("src");
       parts.previewRetryAt = Date.now() + 60000;
+      parts.note.textContent = t("camera.note.no_preview");
     });
     parts.img.addEventListener("load", () => parts.img.classList.remove("hidden"));
     return { node, parts, data: {} };
@@ -281,6 +284,11 @@
     parts.name.textContent = cam.name || cam.id;
     parts.name.title = [cam.id, cam.unit].filter(Boolean).join(" · ");
     parts.status.textContent = t("camera." + status);
+    // Say why a tile has no picture instead of leaving a dead placeholder.
+    parts.note.textContent = status === "disabled" ? t("camera.note.disabled")
+      : status === "offline" ? t("camera.note.offline")
+      : status === "online" ? t(parts.previewRetryAt ? "camera.note.no_preview" : "camera.note.connecting")
+      : t("camera.note.unknown");
     parts.seen.textContent = t("camera.last_seen", { when: cam.last_seen ? fmtAgo(cam.last_seen) : t("camera.never") });
     const stats = cam.stats || {};
     const fps = cam.fps ?? stats.fps;
