@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
+# ../shared beside the checkout; IOC_SHARED_DIR when the checkout lies elsewhere (.ci/run sets it).
+SHARED_DATA = (Path(os.environ.get("IOC_SHARED_DIR") or ROOT.parent / "shared") / "data").resolve()
 ARTIFACTS = ROOT / "test-artifacts"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,9 @@ from analytics.evaluation import (
     recall_at_precision,
 )
 
-HCMC = Path(__file__).resolve().parents[3] / "shared" / "data" / "vn" / "hcmc_cctv"
+from tests.conftest import SHARED_DATA
+
+HCMC = SHARED_DATA / "vn" / "hcmc_cctv"
 
 A = [0, 0, 10, 10]
 B = [20, 0, 30, 10]

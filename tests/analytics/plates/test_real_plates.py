@@ -8,7 +8,6 @@ exactly, or at least not read it wrong (unread is allowed where one frame cannot
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,9 +26,9 @@ from analytics.plates.reader import (
 )
 from contract.plates.grammar import correct_rows, parse_plate
 from analytics.plates.locate import from_text_lines
+from tests.conftest import SHARED_DATA
 
-ROOT = Path(__file__).resolve().parents[3]
-PLATES = (ROOT.parent / "shared" / "data" / "vn" / "plates").resolve()
+PLATES = SHARED_DATA / "vn" / "plates"
 VIDEOS = PLATES.parent
 
 
