@@ -233,5 +233,6 @@ class EdgeWorker:
 
     @staticmethod
     def _declaration(camera: CameraConfig) -> dict[str, Any]:
+        # A disabled camera is declared as such: the wall shows it grey, not "signal lost".
         return {"id": camera.id, "name": camera.name or camera.id, "unit": camera.unit,
-                "lat": camera.lat, "lon": camera.lon}
+                "lat": camera.lat, "lon": camera.lon, "enabled": camera.enabled}

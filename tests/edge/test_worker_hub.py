@@ -32,6 +32,8 @@ async def test_worker_declares_heartbeats_delivers_and_previews(hub: Hub, make: 
          "scene": {"zones": [{"name": "crossing", "polygon": [[0, 150], [576, 150], [576, 320], [0, 320]]}],
                    "rules": [{"type": "zone_intrusion", "zone": "crossing", "classes": ["motion"],
                               "evidence": ["overview", "crop", "clip"]}]}},
+        {"id": f"{edge.id}-off", "name": "Tạm tắt", "unit": tree.communes[0], "enabled": False,
+         "url": str(shared_data / "street_crossing_320p.mp4"), "detector": {"type": "motion"}},
     ])
     camera_id = cfg.cameras[0].id
     rec = Recorder()
@@ -44,7 +46,9 @@ async def test_worker_declares_heartbeats_delivers_and_previews(hub: Hub, make: 
 
         await _until("camera online at the hub", camera_online, 20)
         camera = (await hub.client.get(f"/api/v1/cameras/{camera_id}", headers=operator.headers)).json()
-        assert camera["name"] == "Phố đi bộ" and camera["unit"] == tree.communes[0]
+        assert camera["name"] == "Phố đi bộ" and camera["unit"] == tree.communes[0] and camera["enabled"] is True
+        off = (await hub.client.get(f"/api/v1/cameras/{edge.id}-off", headers=operator.headers)).json()
+        assert off["enabled"] is False  # declared as switched off: grey on the wall, not "signal lost"
 
         async def intrusion_stored() -> bool:
             r = await hub.client.get("/api/v1/events", params={"camera": camera_id, "types": "security."},
