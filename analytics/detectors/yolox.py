@@ -35,6 +35,25 @@ STRIDES = (8, 16, 32)
 PAD_VALUE = 114
 
 
+def anchor_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per anchor of an ``h`` x ``w`` YOLOX input: its grid cell (x, y) and its stride, in output order."""
+    grids, strides = [], []
+    for s in STRIDES:
+        hs, ws = h // s, w // s
+        xv, yv = np.meshgrid(np.arange(ws), np.arange(hs))
+        grids.append(np.stack((xv, yv), 2).reshape(-1, 2))
+        strides.append(np.full((hs * ws, 1), s))
+    return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+
+
+def anchor_boxes(rows: np.ndarray, grid: np.ndarray, stride: np.ndarray) -> np.ndarray:
+    """Boxes (x, y, w, h) in input pixels of raw output rows (cx, cy as grid offsets, w, h as
+    log sizes) with their anchors' grid cells and strides."""
+    cxy = (rows[:, :2] + grid) * stride
+    wh = np.exp(np.minimum(rows[:, 2:4], 10.0)) * stride  # clamp: exp of garbage must not overflow
+    return np.concatenate([cxy - wh / 2, wh], axis=1)
+
+
 class YoloxDetector(Detector):
     """YOLOX ONNX model; one session, reused for every frame and camera.
 
@@ -124,13 +143,7 @@ class YoloxDetector(Detector):
 
     @staticmethod
     def _make_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-        grids, strides = [], []
-        for s in STRIDES:
-            hs, ws = h // s, w // s
-            xv, yv = np.meshgrid(np.arange(ws), np.arange(hs))
-            grids.append(np.stack((xv, yv), 2).reshape(-1, 2))
-            strides.append(np.full((hs * ws, 1), s))
-        return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+        return anchor_grid(h, w)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -184,12 +197,7 @@ class YoloxDetector(Detector):
         sel = cand[keep_rows]
         best = best[keep_rows]
         score = score[keep_rows]
-        r = raw[sel]
-        stride = self._stride[sel]
-        cxy = (r[:, :2] + self._grid[sel]) * stride
-        wh = np.exp(np.minimum(r[:, 2:4], 10.0)) * stride  # clamp: exp of garbage must not overflow
-        x1y1 = (cxy - wh / 2) / scale
-        boxes_xywh = np.concatenate([x1y1, wh / scale], axis=1)
+        boxes_xywh = anchor_boxes(raw[sel], self._grid[sel], self._stride[sel]) / scale
         cls = self._keep[best]
         if self.config.agnostic_nms:
             # Across the classes of one family (a pickup as car and truck is one box), never

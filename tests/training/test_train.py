@@ -12,7 +12,8 @@ import pytest
 
 from tests.training.conftest import need_torch, small_copy
 from training.augment import letterbox
-from training.evaluate import _iou, decode_np
+from analytics.evaluation import box_iou
+from training.evaluate import decode_np
 
 INPUT_HW = (288, 512)  # the HCMC snapshots' own size: no letterbox padding, the fastest test
 
@@ -72,7 +73,7 @@ def test_onnxruntime_detects_on_a_training_image(trained, hcmc):
     assert ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()
     assert (boxes >= -2).all() and (boxes[:, 2] <= 514).all() and (boxes[:, 3] <= 290).all()
     gt = np.array([[239, 172, 316, 232], [325, 101, 358, 131], [149, 108, 217, 138]], np.float32)  # three cars
-    best = _iou(gt, boxes).max(1)
+    best = box_iou(gt, boxes).max(1)
     assert (best >= 0.5).sum() >= 2, best
 
 
