@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import numpy as np
-from analytics.classes import CLASS_IDS, ClassNames
+from analytics.classes import CLASS_IDS, ClassNames, family_of
 from analytics.detections import Detections
 from analytics.detectors.base import Detector
 from analytics.detectors.config import FusionConfig
@@ -125,7 +126,16 @@ class RoadUserDetector(Detector):
 
     def _finish(self, dets: Detections) -> Detections:
         fused = fuse_road_users(dets, self.fusion)
-        return fused[np.isin(fused.class_id, self._keep) & (fused.confidence >= self.confidence)]
+        fused = fused[np.isin(fused.class_id, self._keep) & (fused.confidence >= self.confidence)]
+        if len(fused) < 2 or not self.fusion.enabled:
+            return fused
+        # Merging grows boxes: a merged motorbike may now cover a bike boxed on its own.
+        xywh = np.concatenate([fused.xyxy[:, :2], fused.xyxy[:, 2:] - fused.xyxy[:, :2]], axis=1)
+        groups = [family_of(c) for c in fused.class_id.tolist()]
+        ids = {g: i for i, g in enumerate(sorted(set(groups)))}
+        keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), fused.confidence.tolist(), [ids[g] for g in groups],
+                                       0.0, self.fusion.nms_iou)
+        return fused[np.sort(np.asarray(keep, dtype=np.int64).reshape(-1))]
 
     def detect(self, frame: np.ndarray) -> Detections:
         return self._finish(self.inner.detect(frame))
