@@ -23,12 +23,16 @@ from fastapi.staticfiles import StaticFiles
 import ioc
 import web
 from ioc.api import errors
+from ioc.api.audit_denied import DeniedAudit
+from ioc.api.auth import install_log_redaction
+from ioc.api.csrf import CsrfGuard
 from ioc.api.guards import NulGuard
 from ioc.api.observability import HubMetrics
 from ioc.api.ratelimit import LoginLimiter
 from ioc.broker import Broker, make_broker
 from contract.envelope import Event
-from ioc.db import open_pool, upgrade
+from ioc.db import upgrade
+from ioc.db.app_login import open_app_pool
 from ioc.exceptions import ConfigError
 from ioc.settings import Settings, get_settings
 
@@ -53,7 +57,7 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
             applied = await upgrade(settings.database_url)  # type: ignore[arg-type]
             if applied:
                 log.info("applied migrations %s", applied)
-        app.state.pool = await open_pool(settings)
+        app.state.pool = await open_app_pool(settings)  # IOC_APP_DATABASE_URL: not the owner
         app.state.broker = broker or make_broker(settings)
         try:
             await app.state.broker.start()
@@ -75,9 +79,18 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
     )
     app.state.settings = settings
     app.state.metrics = HubMetrics()
-    app.state.login_limiter = LoginLimiter(attempts=settings.login_attempts, window_s=settings.login_window_s)
+    app.state.login_limiter = LoginLimiter(attempts=settings.login_attempts, window_s=settings.login_window_s,
+                                           address_attempts=settings.login_attempts_per_address)
+    install_log_redaction()
     errors.install(app)
     app.add_middleware(NulGuard)
+    app.add_middleware(CsrfGuard)
+    app.add_middleware(DeniedAudit)  # outside CsrfGuard: its refusals are audited too
+    if settings.trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        # Outermost, so every part of the hub sees the client behind a trusted proxy.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     for name in _ROUTERS:
         app.include_router(importlib.import_module(f"ioc.api.{name}").router)
     for module_name in _OPTIONAL_ROUTERS:

@@ -65,11 +65,15 @@ async def user_from_token(conn: AsyncConnection, settings: Settings, token: str)
     """The enabled user a login token names; NotAuthenticated otherwise.
 
     The user is read from the database so that disabling a user or changing their role
-    takes effect at once, not when the token expires."""
+    takes effect at once, not when the token expires; a token older than the user's last
+    logout (its `ver` claim below the user's token version) is refused."""
     claims = auth.verify_token(settings, token)
-    user = await users.get(conn, claims["uid"])
-    if user is None:
+    found = await users.get_for_token(conn, claims["uid"])
+    if found is None:
         raise NotAuthenticated("user no longer exists or is disabled")
+    user, version = found
+    if claims.get("ver", 0) != version:
+        raise NotAuthenticated("session ended (logged out); log in again")
     return user
 
 

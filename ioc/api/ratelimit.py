@@ -1,5 +1,15 @@
-"""Login rate limiting: a sliding window of failed attempts per client address and per
-username, kept in this process's memory.
+"""Login rate limiting: a sliding window of failed attempts per (address, account) pair
+and per address, kept in this process's memory.
+
+Why per pair and not per account: a per-account limit lets anyone lock a named account
+by guessing wrong five times (issue 8, defect 12). Here a stranger's failures count
+against their own address only: the account's owner, from another address, still logs
+in. Guessing one account from many addresses costs one budget per address; the per
+address limit stops one address from trying many accounts.
+
+The address is the connection's peer; `X-Forwarded-For` replaces it only when the peer is
+one of `IOC_TRUSTED_PROXIES` (uvicorn's proxy middleware, added by `create_app` with that
+list; uvicorn's own, which trusts 127.0.0.1 by default, is switched off in `ioc hub`).
 
 Why in memory: it needs no extra service, and behind several replicas an attacker's
 budget only multiplies by the replica count; a shared limit would need Redis or the
@@ -7,7 +17,7 @@ database on every login.
 
 Example::
 
-    limiter = LoginLimiter(attempts=5, window_s=60)
+    limiter = LoginLimiter(attempts=5, address_attempts=30, window_s=60)
     limiter.check("10.0.0.1", "op1")       # raises RateLimited when over the limit
     limiter.failed("10.0.0.1", "op1")
 """
@@ -23,10 +33,14 @@ from ioc.exceptions import RateLimited
 
 
 class LoginLimiter:
-    """Counts failed logins per address and per username over a sliding window."""
+    """Counts failed logins per (address, username) and per address over a sliding window."""
 
-    def __init__(self, *, attempts: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, attempts: int, window_s: float, address_attempts: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.attempts = attempts
+        self.address_attempts = address_attempts if address_attempts is not None else attempts * 6
         self.window_s = window_s
         self._clock = clock
         self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
@@ -40,20 +54,25 @@ class LoginLimiter:
             self._failures.pop(key, None)
         return times
 
+    @staticmethod
+    def _keys(address: str, username: str) -> tuple[str, str]:
+        return f"p:{address}|{username.lower()}", f"a:{address}"
+
     def check(self, address: str, username: str) -> None:
-        """RateLimited when the address or the username used up its failures."""
-        for key in (f"a:{address}", f"u:{username.lower()}"):
+        """RateLimited when this address used up its failures for this account, or in all."""
+        pair, addr = self._keys(address, username)
+        for key, limit in ((pair, self.attempts), (addr, self.address_attempts)):
             times = self._recent(key)
-            if len(times) >= self.attempts:
+            if len(times) >= limit:
                 retry = max(1, math.ceil(times[0] + self.window_s - self._clock()))
                 raise RateLimited(f"too many failed logins; try again in {retry} s", retry_after=retry)
 
     def failed(self, address: str, username: str) -> None:
         """Record one failed attempt."""
         now = self._clock()
-        self._failures[f"a:{address}"].append(now)
-        self._failures[f"u:{username.lower()}"].append(now)
+        for key in self._keys(address, username):
+            self._failures[key].append(now)
 
     def succeeded(self, address: str, username: str) -> None:
-        """A successful login clears the username's failures (not the address's)."""
-        self._failures.pop(f"u:{username.lower()}", None)
+        """A successful login clears this pair's failures (not the address's)."""
+        self._failures.pop(self._keys(address, username)[0], None)

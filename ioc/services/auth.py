@@ -24,8 +24,9 @@ ISSUER = "ioc-hub"
 AUDIENCE = "ioc-api"
 
 
-def issue_token(settings: Settings, user: User) -> str:
-    """A signed token for `user`, valid for `settings.token_ttl_s`."""
+def issue_token(settings: Settings, user: User, version: int = 0) -> str:
+    """A signed token for `user`, valid for `settings.token_ttl_s`; `version` is the user's
+    token version (`users.token_version`): bumping it at logout revokes the token."""
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -34,6 +35,7 @@ def issue_token(settings: Settings, user: User) -> str:
         "uid": user.id,
         "role": user.role,
         "unit": user.unit,
+        "ver": version,
         "iat": now,
         "exp": now + settings.token_ttl_s,
     }

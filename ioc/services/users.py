@@ -8,7 +8,9 @@ Example::
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 import psycopg
 from argon2 import PasswordHasher
@@ -41,12 +43,36 @@ class User(BaseModel):
     unit: str
 
 
-def hash_password(password: str) -> str:
-    """argon2id hash of a password (at least 8 characters)."""
-    if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters")
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "seed" / "common_passwords.txt"
+PASSWORD_MIN_LENGTH = 8
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords, lower case (ioc/seed/common_passwords.txt)."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def check_password(password: str, username: str | None = None) -> None:
+    """InvalidInput unless `password` meets the policy: 8 to 1024 characters, not on the
+    common list, not the username, and at least 4 different characters."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise InvalidInput(f"password must have at least {PASSWORD_MIN_LENGTH} characters")
     if len(password) > 1024:
         raise InvalidInput("password must have at most 1024 characters")
+    lowered = password.lower()
+    if lowered in common_passwords():
+        raise InvalidInput("password is on the list of common passwords; choose another")
+    if username and lowered == username.lower():
+        raise InvalidInput("password must not be the username")
+    if len(set(password)) < 4:
+        raise InvalidInput("password must have at least 4 different characters")
+
+
+def hash_password(password: str, username: str | None = None) -> str:
+    """argon2id hash of a password that meets the policy (`check_password`)."""
+    check_password(password, username)
     return _hasher.hash(password)
 
 
@@ -54,7 +80,7 @@ async def create(conn: AsyncConnection, *, username: str, password: str, role: s
     """Create a user; InvalidInput for a bad role/unit/password, Conflict for a taken name."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)} (got {role!r})")
-    password_hash = hash_password(password)
+    password_hash = hash_password(password, username)
     try:
         cur = await conn.execute(
             "INSERT INTO users (username, password_hash, role, unit) VALUES (%s, %s, %s, %s)"
@@ -79,6 +105,30 @@ async def get(conn: AsyncConnection, user_id: int) -> User | None:
     )
     row = await cur.fetchone()
     return User.model_validate(row) if row else None
+
+
+async def get_for_token(conn: AsyncConnection, user_id: int) -> tuple[User, int] | None:
+    """An enabled user by id with their token version (tokens of older versions are revoked)."""
+    cur = await conn.execute(
+        "SELECT id, username, role, unit, token_version FROM users WHERE id = %s AND NOT disabled", (user_id,)
+    )
+    row: dict[str, Any] | None = await cur.fetchone()
+    if row is None:
+        return None
+    version = int(row.pop("token_version"))
+    return User.model_validate(row), version
+
+
+async def token_version(conn: AsyncConnection, user_id: int) -> int:
+    """The current token version of a user (0 for a user never logged out)."""
+    cur = await conn.execute("SELECT token_version FROM users WHERE id = %s", (user_id,))
+    row = await cur.fetchone()
+    return int(row["token_version"]) if row else 0
+
+
+async def revoke_tokens(conn: AsyncConnection, user_id: int) -> None:
+    """Revoke every login token issued to the user so far (logout)."""
+    await conn.execute("UPDATE users SET token_version = token_version + 1 WHERE id = %s", (user_id,))
 
 
 async def get_by_username(conn: AsyncConnection, username: str) -> User:

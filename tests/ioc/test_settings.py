@@ -7,13 +7,19 @@ from pydantic import ValidationError
 
 from ioc.settings import DEMO_SECRET, Settings
 
-STRONG = "s" * 40
+STRONG = "9f2c4e7a1b3d5f60718293a4b5c6d7e8f9a0b1c2"  # hex, as `openssl rand -hex 20` prints
 
 
 @pytest.mark.parametrize(("env", "words"), [
     ({}, "IOC_SECRET_KEY is the built-in demo value"),
     ({"IOC_SECRET_KEY": STRONG}, "IOC_RELAY_SECRET is the built-in demo value"),
     ({"IOC_SECRET_KEY": "short", "IOC_RELAY_SECRET": STRONG}, "at least 32 characters"),
+    # 36 times `a` passed the length rule as both secrets (issue 8, defect 13).
+    ({"IOC_SECRET_KEY": "a" * 36, "IOC_RELAY_SECRET": STRONG}, "IOC_SECRET_KEY looks guessable"),
+    ({"IOC_SECRET_KEY": STRONG, "IOC_RELAY_SECRET": "a" * 36}, "IOC_RELAY_SECRET looks guessable"),
+    ({"IOC_SECRET_KEY": "ab" * 18, "IOC_RELAY_SECRET": STRONG}, "looks guessable"),
+    ({"IOC_SECRET_KEY": "abcdefgh" * 5, "IOC_RELAY_SECRET": STRONG}, "looks guessable"),
+    ({"IOC_SECRET_KEY": "s" * 40, "IOC_RELAY_SECRET": STRONG}, "looks guessable"),
     ({"IOC_SECRET_KEY": STRONG, "IOC_RELAY_SECRET": STRONG, "IOC_PORT": "70000"}, "less than or equal to 65535"),
 ])
 def test_refused(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], words: str) -> None:
