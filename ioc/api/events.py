@@ -94,8 +94,23 @@ class _ValidBatch(BaseModel):
     events: list[Event] = Field(max_length=events.MAX_BATCH)
 
 
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 once it passes `limit` bytes (declared or sent)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body of {declared} bytes exceeds {limit}; send smaller batches")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body exceeds {limit} bytes; send smaller batches")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _parse_batch(request: Request, edge: Edge) -> tuple[list[tuple[int, Event]], IngestResult]:
-    body = await request.body()
+    body = await _read_body(request, events.MAX_BODY_BYTES)
     try:
         batch = _ValidBatch.model_validate_json(body)
     except ValidationError:
@@ -126,7 +141,7 @@ async def _parse_batch(request: Request, edge: Edge) -> tuple[list[tuple[int, Ev
                                   "items": {"$ref": "#/components/schemas/Event"}}}}}}}},
     responses={
         400: {"description": "malformed JSON"},
-        413: {"description": "more than 1,000 events"},
+        413: {"description": "more than 1,000 events, or a body over 32 MiB"},
         422: {"description": "every event was rejected (same body, plus `detail`), or the body is malformed"},
     },
 )

@@ -23,7 +23,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 
 import pydantic_core
@@ -40,6 +40,15 @@ from ioc.services.edges import Edge
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+MAX_EVENT_BYTES = 256 * 1024
+"""Largest payload (as compact JSON) one event may carry; pictures travel as evidence files."""
+MAX_BODY_BYTES = 32 * 2**20
+"""Largest `POST /api/v1/events` body (413 above it): 1,000 ordinary events are well under 2 MB."""
+MAX_FUTURE = timedelta(minutes=5)
+"""How far ahead of the hub's clock an event's `ts` may be (edge clocks drift, a little)."""
+MAX_AGE = timedelta(days=400)
+"""How old an event's `ts` may be: the events retention window (009_timeseries.sql); older
+events would be dropped by retention at once, and a year-1 time heads every oldest-first list."""
 # Advisory lock serialising commit+publish of events (and evidence arrival); any
 # constant works, it only has to be the same in every hub process.
 INGEST_LOCK = 0x10C_E7_01
@@ -165,8 +174,12 @@ def _storable(
     that merely contains "NaN" is walked, found fine and kept)."""
     kept: list[tuple[int, Event]] = []
     texts: dict[int, str] = {}
+    now = datetime.now(timezone.utc)
     for index, event in good:
-        problem = None
+        problem = _time_problem(event.ts, now)
+        if problem:
+            result.rejected.append(Rejection(index=index, id=str(event.id), reason=problem))
+            continue
         try:
             text = _to_json(event.payload)
         except pydantic_core.PydanticSerializationError:
@@ -178,6 +191,9 @@ def _storable(
                 problem = value_problem(event.payload)
         if problem:
             problem = f"payload.{problem}"
+        elif len(text) > MAX_EVENT_BYTES // 4 and len(text.encode()) > MAX_EVENT_BYTES:
+            problem = (f"payload: {len(text.encode())} bytes of JSON, more than the {MAX_EVENT_BYTES} an event may"
+                       " carry (send pictures and clips as evidence files)")
         else:
             for n, ref in enumerate(event.evidence):
                 for name in ("kind", "mime"):
@@ -193,6 +209,16 @@ def _storable(
             kept.append((index, event))
             texts[index] = text
     return kept, texts
+
+
+def _time_problem(ts: datetime, now: datetime) -> str | None:
+    """Why an event time is out of bounds (issue 8, item 10), or None."""
+    if ts > now + MAX_FUTURE:
+        return (f"ts: {ts.isoformat()} is more than {int(MAX_FUTURE.total_seconds() // 60)} minutes ahead of the"
+                " hub's clock (check the edge's clock)")
+    if ts < now - MAX_AGE:
+        return f"ts: {ts.isoformat()} is older than {MAX_AGE.days} days (the events retention window)"
+    return None
 
 
 def _copy_escape(text: str) -> str:
