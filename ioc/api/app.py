@@ -76,6 +76,11 @@ def create_app(settings: Settings | None = None, *, broker: Broker | None = None
         version=ioc.__version__,
         description="Events, evidence, live stream and KPIs of the provincial operations centre.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their JavaScript from a CDN, which an offline centre
+        # cannot reach (and which would run third-party code on the hub's origin): off.
+        # The schema stays at /openapi.json for any local viewer (issue 8, item 16).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = HubMetrics()
