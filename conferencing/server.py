@@ -46,6 +46,7 @@ from conferencing.protocol import (
     parse_message,
 )
 from conferencing.room import Member, Room, Session
+from contract.exceptions import TokenWrongRelay
 from contract.tokens import verify_join_token
 
 logger = logging.getLogger(__name__)
@@ -228,6 +229,11 @@ class Relay:
             if not isinstance(msg, Join):
                 raise SignallingError("the first message must be a join", code="join_first")
             claims = verify_join_token(msg.token, room=msg.room, secret=self.secret)
+            if claims.relay is not None and claims.relay != self.config.unit:
+                # The hub names the relay of the meeting it grants; every relay shares the
+                # secret, so without this any relay would open any unit's meeting.
+                raise TokenWrongRelay(f"join token is for the relay of unit {claims.relay!r}, not this relay"
+                                      f" ({self.config.unit!r})")
             if claims.room in self.ended_rooms:
                 raise ConferencingError(f"meeting {claims.room} has ended", code="room_ended")
             room = self.room(claims.room)

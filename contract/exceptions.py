@@ -65,6 +65,12 @@ class TokenWrongRoom(TokenError):
     code = "token_wrong_room"
 
 
+class TokenWrongRelay(TokenError):
+    """The token was issued for a meeting served by another relay (another unit's)."""
+
+    code = "token_wrong_relay"
+
+
 class TokenClaimsInvalid(TokenError):
     """The token is not a well-formed IOC join token."""
 

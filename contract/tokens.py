@@ -69,6 +69,9 @@ class JoinClaims:
     pub: bool
     exp: int
     iat: int
+    relay: str | None = None
+    """Unit of the relay this token is for (the hub names the relay it chose); a relay
+    refuses a token naming another relay (issue 8, item 16)."""
 
     @property
     def can_publish(self) -> bool:
@@ -98,11 +101,16 @@ def issue_join_token(
     ttl_s: int = 300,
     secret: str | None = None,
     now: float | None = None,
+    relay: str | None = None,
 ) -> str:
-    """Sign a join token for `sub` into `room`; `ttl_s` is 1..600 seconds."""
+    """Sign a join token for `sub` into `room`; `ttl_s` is 1..600 seconds; `relay`, the unit
+    of the one relay that may admit it."""
     if not 1 <= ttl_s <= MAX_TTL_S:
         raise TokenClaimsInvalid(f"ttl_s must be 1..{MAX_TTL_S} seconds, got {ttl_s}")
-    claims = _validate_claims({"room": room, "sub": sub, "name": name, "unit": unit, "role": role, "pub": pub})
+    fields: dict[str, Any] = {"room": room, "sub": sub, "name": name, "unit": unit, "role": role, "pub": pub}
+    if relay is not None:
+        fields["relay"] = relay
+    claims = _validate_claims(fields)
     issued = int(now if now is not None else time.time())
     payload = {**claims, "iss": ISSUER, "aud": AUDIENCE, "iat": issued, "exp": issued + ttl_s}
     return jwt.encode(payload, relay_secret(secret), algorithm=ALGORITHM)
@@ -184,4 +192,9 @@ def _validate_claims(payload: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(pub, bool):
         raise TokenClaimsInvalid("join token claim 'pub' must be true or false")
     out["pub"] = pub
+    if "relay" in payload:
+        relay = payload["relay"]
+        if not isinstance(relay, str) or not _ID.match(relay):
+            raise TokenClaimsInvalid(f"join token claim 'relay' must match {_ID.pattern}, got {relay!r}")
+        out["relay"] = relay
     return out

@@ -497,7 +497,8 @@ async def grant_join(
     relay_unit, relay_url = await _relay_for(conn, meeting, user.unit)
     sub = f"u{user.id}-{endpoint}"
     token = issue_join_token(
-        room=str(meeting.id), sub=sub, name=user.username, unit=user.unit, role=role, pub=pub, ttl_s=ttl_s, secret=secret
+        room=str(meeting.id), sub=sub, name=user.username, unit=user.unit, role=role, pub=pub, ttl_s=ttl_s, secret=secret,
+        relay=relay_unit,
     )
     if role == "chair" and meeting.state == "scheduled":
         await _transition(conn, meeting, "running", user.username)
@@ -566,7 +567,7 @@ async def grant_camera_share(
     sub = f"cam-{share_key}"
     token = issue_join_token(
         room=str(meeting.id), sub=sub, name=label[:200], unit=user.unit, role="participant", pub=True, ttl_s=ttl_s,
-        secret=secret,
+        secret=secret, relay=relay_unit,
     )
     return JoinGrant(
         token=token, relay_url=relay_url, relay_unit=relay_unit, room=str(meeting.id), sub=sub, role="participant",

@@ -72,7 +72,21 @@ BAD_JOINS = {
                    "token_wrong_room"),
     "wrong-audience": (lambda: {"type": "join", "token": jwt.encode(_claims(aud="ioc-hub"), SECRET)}, "token_claims"),
     "alg-none": (lambda: {"type": "join", "token": "eyJhbGciOiJub25lIn0.e30."}, "token_signature"),
+    # Issue 8 item 16: a valid token the hub issued for another unit's relay (every relay
+    # shares the secret) opens nothing here.
+    "other-relay": (lambda: {"type": "join", "token": jwt.encode(_claims(relay="26734"), SECRET)},
+                    "token_wrong_relay"),
+    "bad-relay-claim": (lambda: {"type": "join", "token": jwt.encode(_claims(relay="../x"), SECRET)}, "token_claims"),
 }
+
+
+async def test_a_token_naming_this_relay_is_admitted(live_room) -> None:
+    relay, _ = live_room
+    token_text = jwt.encode(_claims(relay=relay.config.unit, sub="guest", role="viewer", pub=False), SECRET)
+    async with websockets.connect(relay.url) as ws:
+        await ws.send(json.dumps({"type": "join", "token": token_text}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert reply["type"] == "joined", reply
 
 
 @pytest.mark.parametrize("case", list(BAD_JOINS))

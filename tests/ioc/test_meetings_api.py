@@ -87,6 +87,8 @@ async def test_join_token_roles(
     assert (claims.role, claims.pub, claims.unit, claims.sub) == (expect_role, expect_pub, unit, f"u{caller.user.id}-e1")
     assert claims.can_publish is expect_pub
     assert claims.exp - claims.iat <= 600
+    # The token names the relay the hub chose; any other relay refuses it (issue 8, item 16).
+    assert claims.relay == grant["relay_unit"]
 
 
 @pytest.mark.parametrize(
