@@ -204,14 +204,16 @@ def hub(
 ) -> None:
     """Run the hub (migrates first). Needs IOC_DATABASE_URL and IOC_SECRET_KEY."""
     from ioc.api.app import create_app
+    from ioc.api.slow_clients import BodyTimeout, server_limits
 
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = _settings(**overrides)
     _database_url(settings)
     # No per-message deflate: events are small, and compressing each frame once per
     # client is most of the fan-out's CPU with a thousand walls.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=5, proxy_headers=True, ws_per_message_deflate=False)
+    # Slow clients are bounded: headers, body chunks and idle keep-alive (issue 8, item 14).
+    uvicorn.run(BodyTimeout(create_app(settings)), host=settings.host, port=settings.port, log_level="info",
+                timeout_graceful_shutdown=5, proxy_headers=True, ws_per_message_deflate=False, **server_limits())
 
 
 class _DemoServer(uvicorn.Server):
@@ -259,9 +261,10 @@ def demo(
 
 async def _serve_demo(app: Any, settings: Settings, seed: Any, source: str | None) -> None:
     from ioc import demo as demo_mod
+    from ioc.api.slow_clients import BodyTimeout, server_limits
 
-    server = _DemoServer(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                                        timeout_graceful_shutdown=3, ws_per_message_deflate=False))
+    server = _DemoServer(uvicorn.Config(BodyTimeout(app), host=settings.host, port=settings.port, log_level="warning",
+                                        timeout_graceful_shutdown=3, ws_per_message_deflate=False, **server_limits()))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
