@@ -26,7 +26,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 import web
-from ioc.api.deps import SESSION_COOKIE, CurrentUser, Db, PageUser
+from ioc.api.deps import SESSION_COOKIE, CurrentUser, Db, PageUser, get_settings, token_of, user_from_token
+from ioc.exceptions import NotAuthenticated
+from ioc.services import audit, users
 from ioc.api.templating import templates
 from ioc.services.violations import REVIEW_ROLES
 from ioc.services.users import User
@@ -180,7 +182,18 @@ async def login_page(
 
 @router.get("/logout", summary="Log out")
 async def logout(request: Request) -> RedirectResponse:
-    """Drop the session cookie and go back to the login page."""
+    """Revoke the user's tokens (every session, as the API's logout does), drop the session
+    cookie and go back to the login page. The database is reached only when there is a token."""
+    token = token_of(request)
+    if token:
+        async with request.app.state.pool.connection() as db:
+            try:
+                user = await user_from_token(db, get_settings(request), token)
+            except NotAuthenticated:
+                user = None  # expired or already revoked: nothing left to revoke
+            if user is not None:
+                await users.revoke_tokens(db, user.id)
+                await audit.record(db, user.username, "auth.logout", f"user:{user.username}", {})
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -138,6 +138,17 @@ async def test_cookie_logout_revokes_the_cookie(hub: Hub, make: Factory) -> None
     assert (await hub.client.get("/api/v1/auth/me", cookies={"ioc_session": cookie})).status_code == 401
 
 
+async def test_the_pages_logout_link_revokes_the_cookie(hub: Hub, make: Factory) -> None:
+    tree = await make.tree()
+    op = await make.user("operator", tree.province, login=False)
+    async with httpx.AsyncClient(base_url=hub.base_url) as browser:
+        assert (await browser.post("/api/v1/auth/login", json={"username": op.user.username, "password": op.password})).status_code == 200
+        cookie = browser.cookies["ioc_session"]
+        r = await browser.get("/logout")  # the topbar's link
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert (await hub.client.get("/api/v1/auth/me", cookies={"ioc_session": cookie})).status_code == 401
+
+
 @pytest.mark.parametrize("password", [
     "password", "12345678", "Password", "PASSWORD123", "qwertyuiop", "matkhau123", "aaaaaaaaaa", "abababab", "short",
 ])
