@@ -211,9 +211,11 @@ def hub(
     _database_url(settings)
     # No per-message deflate: events are small, and compressing each frame once per
     # client is most of the fan-out's CPU with a thousand walls.
+    # No uvicorn proxy headers (it trusts 127.0.0.1 by default): create_app believes
+    # X-Forwarded-For only from IOC_TRUSTED_PROXIES.
     # Slow clients are bounded: headers, body chunks and idle keep-alive (issue 8, item 14).
     uvicorn.run(BodyTimeout(create_app(settings)), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=5, proxy_headers=True, ws_per_message_deflate=False, **server_limits())
+                timeout_graceful_shutdown=5, proxy_headers=False, ws_per_message_deflate=False, **server_limits())
 
 
 class _DemoServer(uvicorn.Server):
@@ -264,7 +266,8 @@ async def _serve_demo(app: Any, settings: Settings, seed: Any, source: str | Non
     from ioc.api.slow_clients import BodyTimeout, server_limits
 
     server = _DemoServer(uvicorn.Config(BodyTimeout(app), host=settings.host, port=settings.port, log_level="warning",
-                                        timeout_graceful_shutdown=3, ws_per_message_deflate=False, **server_limits()))
+                                        timeout_graceful_shutdown=3, ws_per_message_deflate=False, proxy_headers=False,
+                                        **server_limits()))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
