@@ -15,12 +15,10 @@ import warnings
 from typing import Any
 
 import httpx
-import pytest
+import schemathesis
 
 from tests.ioc.conftest import Factory
 from tests.ioc.test_timeouts import hub_process  # noqa: F401  (the `ioc hub` process fixture)
-
-schemathesis = pytest.importorskip("schemathesis", reason="pip install -e .[test] (schemathesis)")
 
 FUZZ_SECONDS = 60.0
 EXAMPLES_PER_OPERATION = 25
