@@ -92,9 +92,7 @@ async def assign(
             raise Conflict(f"event {event_id} is resolved already")
         if current and current["assignee"] == assignee:
             return event, view(current, event), False, False
-        acked_now = False
-        if not event["ack_by"]:
-            event, acked_now = await events.acknowledge(conn, event_id, scope, by)
+        event, acked_now = await _acknowledged(conn, event, event_id, scope, by)
         cur = await conn.execute(
             "INSERT INTO alarms (event_id, event_ts, unit, assignee, assigned_by, assigned_at)"
             " VALUES (%(id)s, %(ts)s, %(unit)s, %(to)s, %(by)s, now())"
@@ -116,9 +114,7 @@ async def resolve(
         current = await _alarm(conn, event_id)
         if current and current["resolved_by"]:
             return event, view(current, event), False, False
-        acked_now = False
-        if not event["ack_by"]:
-            event, acked_now = await events.acknowledge(conn, event_id, scope, by)
+        event, acked_now = await _acknowledged(conn, event, event_id, scope, by)
         cur = await conn.execute(
             "INSERT INTO alarms (event_id, event_ts, unit, resolved_by, resolved_at, note)"
             " VALUES (%(id)s, %(ts)s, %(unit)s, %(by)s, now(), %(note)s)"
@@ -128,6 +124,14 @@ async def resolve(
             {"id": event_id, "ts": event["ts"], "unit": event["unit"], "by": by, "note": note},
         )
         return event, view(await cur.fetchone(), event), True, acked_now
+
+
+async def _acknowledged(conn: AsyncConnection, event: dict[str, Any], event_id: uuid.UUID, scope: str,
+                        by: str) -> tuple[dict[str, Any], bool]:
+    """The event, acknowledged by ``by`` first if nobody had (assigning or resolving implies it)."""
+    if event["ack_by"]:
+        return event, False
+    return await events.acknowledge(conn, event_id, scope, by)
 
 
 async def attach(conn: AsyncConnection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
